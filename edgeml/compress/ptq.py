@@ -1,0 +1,70 @@
+"""Post-training int8 quantization: tf_keras model -> fully int8 ``.tflite`` bytes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from .._tf import tf as _tf
+from ..errors import RuntimeFailure
+
+__all__ = ["to_int8_tflite", "representative_sample"]
+
+
+def representative_sample(x: np.ndarray, *, n: int = 200, seed: int = 0) -> np.ndarray:
+    """A fixed, reproducible subset of ``x`` for calibrating activation ranges."""
+    if len(x) <= n:
+        return x
+    idx = np.random.default_rng(seed).choice(len(x), size=n, replace=False)
+    return x[np.sort(idx)]
+
+
+def to_int8_tflite(model: Any, calibration: np.ndarray) -> bytes:
+    """Convert ``model`` to a fully int8 TFLite flatbuffer (int8 input and output).
+
+    The model is traced with a fixed batch of 1 so the graph has no dynamic
+    shape ops (SHAPE / STRIDED_SLICE / PACK) that MCU runtimes may lack.
+    """
+    tf = _tf()
+    shape = (1, *model.input_shape[1:])
+    fn = tf.function(lambda x: model(x, training=False))
+    concrete = fn.get_concrete_function(tf.TensorSpec(shape, tf.float32))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    calib = np.asarray(calibration, dtype=np.float32)
+
+    def rep():
+        for i in range(len(calib)):
+            yield [calib[i:i + 1]]
+
+    converter.representative_dataset = rep
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    try:
+        with _quiet_fd2():
+            return bytes(converter.convert())
+    except Exception as exc:  # converter errors are long MLIR dumps
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise RuntimeFailure(f"int8 conversion failed ({first})",
+                             hint="the model uses a layer the TFLite int8 converter cannot map") from exc
+
+
+class _quiet_fd2:
+    """Silence the converter's C++ logging on fd 2 (restored afterwards)."""
+
+    def __enter__(self) -> None:
+        import sys
+
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        self._tmp = tempfile.TemporaryFile()
+        os.dup2(self._tmp.fileno(), 2)
+
+    def __exit__(self, *exc: object) -> None:
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._tmp.close()

@@ -1,0 +1,278 @@
+"""Load, validate and split user data.
+
+Accepted sources:
+
+* ``digits`` (builtin, scikit-learn's 8x8 handwritten digits);
+* a CSV file: numeric feature columns plus a label column (``label_column``);
+* an NPZ file with arrays ``x`` (samples first) and ``y`` (one label per sample).
+
+The input kind is decided from the per-sample shape: ``(F,)`` is a tabular
+vector, ``(T, C)`` a time series, ``(H, W)`` or ``(H, W, C)`` an image (or
+spectrogram). Features are scaled to a fixed range computed on the training
+split only; the scaling is recorded so firmware can apply the same step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+
+__all__ = ["Dataset", "InputKind", "load_dataset", "BUILTINS"]
+
+BUILTINS = ("digits",)
+MIN_PER_CLASS = 2
+
+
+class InputKind(str, Enum):
+    TABULAR = "tabular"
+    TIMESERIES = "timeseries"
+    IMAGE = "image"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train/validation/test splits of a classification problem (float32 x, int y)."""
+
+    name: str
+    kind: InputKind
+    labels: tuple[str, ...]
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    scale: float = 1.0  # model input = raw * scale + offset
+    offset: float = 0.0
+    fingerprint: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind.value,
+            "input_shape": list(self.input_shape),
+            "classes": list(self.labels),
+            "train": int(len(self.y_train)),
+            "val": int(len(self.y_val)),
+            "test": int(len(self.y_test)),
+            "preprocessing": {"scale": self.scale, "offset": self.offset,
+                              "rule": "model_input = raw * scale + offset"},
+            "fingerprint": self.fingerprint,
+        }
+
+
+def load_dataset(source: str | Path | None = None, *, label_column: str = "label",
+                 seed: int = 0, val_fraction: float = 0.15,
+                 test_fraction: float = 0.2) -> Dataset:
+    """Load ``source`` (builtin name, CSV or NPZ path) and split it reproducibly."""
+    source = "digits" if source is None else source
+    text = str(source)
+    if text in BUILTINS:
+        x, y, labels, name = _load_builtin(text)
+    else:
+        path = Path(text)
+        if not path.exists():
+            raise DataError(f"data file {text!r} does not exist",
+                            hint=f"pass a .csv or .npz file, or a builtin name ({', '.join(BUILTINS)})")
+        if path.is_dir():
+            raise DataError(f"data path {text!r} is a directory",
+                            hint="pass a .csv or .npz file")
+        if path.stat().st_size == 0:
+            raise DataError(f"data file {text!r} is empty", hint="pass a file with samples in it")
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            x, y_raw = _load_csv(path, label_column)
+        elif suffix == ".npz":
+            x, y_raw = _load_npz(path)
+        else:
+            raise DataError(f"data file {text!r} has an unsupported extension {suffix!r}",
+                            hint="use .csv (features + label column) or .npz (arrays x, y)")
+        y, labels = _encode_labels(y_raw, text)
+        name = path.name
+    x = _check_features(x, str(source))
+    kind = _input_kind(x.shape[1:])
+    if kind is InputKind.IMAGE and x.ndim == 3:
+        x = x[..., None]
+    return _split(x, y, labels, name=name, kind=kind, seed=seed,
+                  val_fraction=val_fraction, test_fraction=test_fraction)
+
+
+def _load_builtin(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = d.images.astype(np.float32)  # (n, 8, 8), values 0..16
+    return x, d.target.astype(np.int64), tuple(str(c) for c in d.target_names), "digits"
+
+
+def _load_csv(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path} is not a readable CSV file ({str(exc).splitlines()[0]})",
+                        hint="save it as comma-separated values with a header row") from exc
+    if frame.empty:
+        raise DataError(f"{path} has a header but no rows", hint="add samples to the file")
+    if label_column not in frame.columns:
+        cols = ", ".join(map(str, frame.columns[:8]))
+        raise DataError(f"{path} has no label column {label_column!r} (columns: {cols})",
+                        hint="name the label column with --label")
+    features = frame.drop(columns=[label_column])
+    if features.shape[1] == 0:
+        raise DataError(f"{path} has only the label column", hint="add feature columns")
+    bad = [c for c in features.columns if not _is_numeric(features[c])]
+    if bad:
+        col = bad[0]
+        sample = features[col][~features[col].map(_is_number)].iloc[0]
+        raise DataError(f"{path} column {col!r} is not numeric (e.g. {sample!r})",
+                        hint="encode it as numbers or drop the column")
+    return features.to_numpy(dtype=np.float64), frame[label_column].to_numpy()
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _is_numeric(series: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(series)) or bool(series.map(_is_number).all())
+
+
+def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            missing = {"x", "y"} - keys
+            if missing:
+                raise DataError(f"{path} has no array(s) {sorted(missing)} (found {sorted(keys)})",
+                                hint="save with np.savez(path, x=features, y=labels)")
+            x, y = npz["x"], npz["y"]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path} is not a readable NPZ file ({exc})",
+                        hint="save it with numpy.savez(path, x=..., y=...)") from exc
+    if y.ndim != 1:
+        raise DataError(f"{path}: y must have one label per sample, got shape {y.shape}",
+                        hint="pass class indices or names, not one-hot rows")
+    if len(x) != len(y):
+        raise DataError(f"{path}: x has {len(x)} samples but y has {len(y)}",
+                        hint="x and y must have the same first dimension")
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{path}: x has non-numeric dtype {x.dtype}", hint="store x as numbers")
+    return x.astype(np.float64), y
+
+
+def _encode_labels(y_raw: np.ndarray, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    if len(y_raw) == 0:
+        raise DataError(f"{where} has no samples", hint="add samples to the file")
+    if y_raw.dtype.kind == "f":
+        if not np.all(np.isfinite(y_raw)):
+            raise DataError(f"{where}: the labels contain NaN or inf",
+                            hint="remove the unlabelled rows")
+        if np.all(y_raw == np.round(y_raw)):
+            y_raw = y_raw.astype(np.int64)
+    if y_raw.dtype.kind == "O":
+        if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y_raw):
+            raise DataError(f"{where}: some labels are missing", hint="remove the unlabelled rows")
+        y_raw = y_raw.astype(str)
+    classes, y = np.unique(y_raw, return_inverse=True)
+    if len(classes) < 2:
+        raise DataError(f"{where} has a single class ({classes[0]!r})",
+                        hint="a classifier needs samples of at least two classes")
+    counts = np.bincount(y)
+    if counts.min() < MIN_PER_CLASS:
+        rare = classes[int(np.argmin(counts))]
+        raise DataError(f"{where}: class {rare!r} has only {counts.min()} sample(s)",
+                        hint=f"give every class at least {MIN_PER_CLASS} samples or drop it")
+    return y.astype(np.int64), tuple(str(c) for c in classes)
+
+
+def _check_features(x: np.ndarray, where: str) -> np.ndarray:
+    if x.ndim < 2 or x.shape[0] == 0 or int(np.prod(x.shape[1:])) == 0:
+        raise DataError(f"{where}: features have shape {x.shape}; need (samples, features...)",
+                        hint="one row (or array) per sample")
+    if x.ndim > 4:
+        raise DataError(f"{where}: samples have {x.ndim - 1} dimensions {x.shape[1:]}",
+                        hint="use (features,), (time, channels) or (height, width[, channels])")
+    finite = np.isfinite(x)
+    if not finite.all():
+        bad = int((~finite).reshape(len(x), -1).any(axis=1).sum())
+        raise DataError(f"{where}: {bad} sample(s) contain NaN or inf",
+                        hint="impute or drop those samples")
+    return x.astype(np.float32)
+
+
+def _input_kind(sample_shape: tuple[int, ...]) -> InputKind:
+    if len(sample_shape) == 1:
+        return InputKind.TABULAR
+    if len(sample_shape) == 3:
+        return InputKind.IMAGE
+    # (A, B): a time series has many steps and few channels; otherwise an image.
+    steps, channels = sample_shape
+    if channels <= 16 and steps > channels:
+        return InputKind.TIMESERIES
+    return InputKind.IMAGE
+
+
+def _split(x: np.ndarray, y: np.ndarray, labels: tuple[str, ...], *, name: str,
+           kind: InputKind, seed: int, val_fraction: float, test_fraction: float) -> Dataset:
+    from sklearn.model_selection import train_test_split
+
+    n_classes = len(labels)
+    n = len(y)
+    n_test = max(int(round(n * test_fraction)), n_classes)
+    n_val = max(int(round(n * val_fraction)), n_classes)
+    if n - n_test - n_val < n_classes:
+        raise DataError(f"{name} has only {n} samples for {n_classes} classes",
+                        hint="need enough samples for train, validation and test splits")
+    counts = np.bincount(y)
+    stratify_ok = counts.min() >= 3
+    try:
+        x_rest, x_test, y_rest, y_test = train_test_split(
+            x, y, test_size=n_test, random_state=seed, stratify=y if stratify_ok else None)
+        x_train, x_val, y_train, y_val = train_test_split(
+            x_rest, y_rest, test_size=n_val, random_state=seed,
+            stratify=y_rest if stratify_ok else None)
+    except ValueError:
+        x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=n_test, random_state=seed)
+        x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=n_val,
+                                                          random_state=seed)
+    # Scale to [0, 1] by training-split min/max (per dataset, not per feature, so
+    # the same two numbers run on the device).
+    lo, hi = float(x_train.min()), float(x_train.max())
+    span = hi - lo if hi > lo else 1.0
+    scale, offset = 1.0 / span, -lo / span
+
+    def tf(a: np.ndarray) -> np.ndarray:
+        return (a * scale + offset).astype(np.float32)
+
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(x).tobytes())
+    digest.update(np.ascontiguousarray(y).tobytes())
+    return Dataset(name=name, kind=kind, labels=labels,
+                   x_train=tf(x_train), y_train=y_train, x_val=tf(x_val), y_val=y_val,
+                   x_test=tf(x_test), y_test=y_test, scale=scale, offset=offset,
+                   fingerprint=digest.hexdigest()[:16])

@@ -1,0 +1,55 @@
+"""The edgeml error hierarchy.
+
+Every error a user can cause derives from :class:`EdgeMLError`. The CLI prints
+``str(err)`` as one line and exits with ``err.exit_code`` (2 for user errors);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EdgeMLError",
+    "DataError",
+    "TargetError",
+    "BudgetError",
+    "ModelError",
+    "ExportError",
+    "RuntimeFailure",
+]
+
+
+class EdgeMLError(Exception):
+    """Base class: a problem the user can fix. ``hint`` says how."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if not hint else f"{message}; {hint}")
+
+
+class DataError(EdgeMLError):
+    """The data file or array cannot be used (missing, malformed, NaN, ...)."""
+
+
+class TargetError(EdgeMLError):
+    """Unknown target name or a malformed target profile."""
+
+
+class BudgetError(EdgeMLError):
+    """No candidate model meets the target's limits and the user's budget."""
+
+
+class ModelError(EdgeMLError):
+    """A model file is not a usable TFLite flatbuffer for this purpose."""
+
+
+class ExportError(EdgeMLError):
+    """An export cannot be written (bad name, existing user files, ...)."""
+
+
+class RuntimeFailure(EdgeMLError):
+    """A tool edgeml drives (TFLM, the converter) failed on a valid input."""
+
+    exit_code = 1

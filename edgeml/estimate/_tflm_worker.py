@@ -1,0 +1,137 @@
+"""Child process that runs the real TFLite Micro interpreter.
+
+TFLM can abort or segfault instead of raising (tiny arenas, degenerate
+quantization), so edgeml never runs it in its own process. The parent writes
+``model.tflite``, an optional ``inputs.npy`` (int8, samples first) and
+``request.json`` into a directory and runs ``python -m edgeml.estimate._tflm_worker DIR``.
+This process imports only numpy and tflite_micro (no TensorFlow), so it can
+``fork`` for each bisection probe: a probe that crashes only kills its fork.
+
+Results go to ``result.json`` (and ``outputs.npy``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+
+import numpy as np
+
+_ALLOC = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+_PART = re.compile(r"'([^']+)' used (\d+) bytes with alignment overhead \(requested (\d+) bytes for (\d+)")
+
+
+def _interpreter(model: bytes, arena: int):
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime.Interpreter.from_bytes(model, arena_size=int(arena))
+
+
+def _zero_input(interp) -> None:
+    d = interp.get_input_details(0)
+    interp.set_input(np.zeros(tuple(d["shape"]), dtype=d["dtype"]), 0)
+
+
+def _recorded(interp) -> dict:
+    """Capture print_allocations() (written to the C-level stderr) and parse it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            interp.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        text = tmp.read().decode(errors="replace")
+    out: dict = {"parts": {}}
+    for key, value in _ALLOC.findall(text):
+        out[key] = int(value)
+    for name, used, requested, count in _PART.findall(text):
+        out["parts"][name] = {"used": int(used), "requested": int(requested), "count": int(count)}
+    return out
+
+
+def _probe(model: bytes, arena: int) -> bool:
+    """Does the model allocate and invoke in ``arena`` bytes? Runs in a fork."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # child: any crash stays here
+        code = 1
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            interp = _interpreter(model, arena)
+            _zero_input(interp)
+            interp.invoke()
+            code = 0
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def _bisect(model: bytes, hi: int) -> int:
+    """Smallest arena (to 16 bytes) that allocates and invokes; ``hi`` works."""
+    lo = 0  # known to fail
+    while hi - lo > 16:
+        mid = (lo + hi) // 2 // 16 * 16
+        if mid <= lo:
+            break
+        if _probe(model, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def main(workdir: str) -> int:
+    with open(os.path.join(workdir, "request.json")) as f:
+        req = json.load(f)
+    with open(os.path.join(workdir, "model.tflite"), "rb") as f:
+        model = f.read()
+    big = int(req.get("arena", 0)) or max(len(model) * 4, 8 << 20)
+    result: dict = {}
+    interp = _interpreter(model, big)
+    inputs_path = os.path.join(workdir, "inputs.npy")
+    if os.path.exists(inputs_path):
+        xs = np.load(inputs_path)
+        outs = []
+        for sample in xs:
+            interp.set_input(sample[None, ...], 0)
+            interp.invoke()
+            outs.append(np.array(interp.get_output(0)).reshape(-1))
+        np.save(os.path.join(workdir, "outputs.npy"), np.stack(outs))
+    else:
+        _zero_input(interp)
+        interp.invoke()
+    result["recorded"] = _recorded(interp)
+    result["input"] = _details(interp.get_input_details(0))
+    result["output"] = _details(interp.get_output_details(0))
+    if req.get("bisect"):
+        total = int(result["recorded"].get("total", big))
+        hi = total if _probe(model, total) else big
+        result["bisected"] = _bisect(model, hi)
+    with open(os.path.join(workdir, "result.json"), "w") as f:
+        json.dump(result, f)
+    return 0
+
+
+def _details(d: dict) -> dict:
+    q = d.get("quantization_parameters", {})
+    scales = [float(s) for s in np.asarray(q.get("scales", [])).reshape(-1)]
+    zps = [int(z) for z in np.asarray(q.get("zero_points", [])).reshape(-1)]
+    return {"shape": [int(s) for s in np.asarray(d["shape"]).reshape(-1)],
+            "dtype": np.dtype(d["dtype"]).name, "scale": scales[0] if scales else None,
+            "zero_point": zps[0] if zps else None}
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,217 @@
+"""Target boards: the limits and cost models a candidate model must meet.
+
+A target is data, not code: one TOML file per board in the top-level
+``targets/`` directory (shipped in the wheel as ``edgeml/_targets``). Load one
+by name (``load_target("esp32")``) or by path (``load_target("my_board.toml")``).
+
+Memory accounting (all in bytes):
+
+* ``flash_bytes`` / ``ram_bytes``: what the chip (or module) has;
+* ``firmware_flash_bytes`` / ``firmware_ram_bytes``: what the application,
+  RTOS, drivers and stacks take before any ML code is linked;
+* ``runtime_flash_bytes`` / ``runtime_ram_bytes``: the TFLite Micro core
+  (interpreter, allocator, op resolver) in flash, and its RAM outside the
+  tensor arena (interpreter object, resolver, stack high-water mark);
+* what is left is what the model may use: ``model_flash_budget`` for the
+  ``.tflite`` bytes plus the kernels' code, ``arena_budget`` for the tensor
+  arena.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import TargetError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["Target", "LatencyModel", "OpCost", "load_target", "list_targets", "targets_dir"]
+
+KB = 1024
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """Cycles of one operator: ``mac * MACs + element * output elements + fixed``."""
+
+    mac: float
+    element: float = 0.0
+    fixed: float = 0.0
+
+    def cycles(self, macs: int, out_elements: int) -> float:
+        return self.mac * macs + self.element * out_elements + self.fixed
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """Per-operator cycle model of one target's TFLM build.
+
+    ``ops`` maps a TFLite builtin operator name (``CONV_2D``) to its cost;
+    operators not listed use ``default``. ``invoke_overhead`` is paid once per
+    inference (interpreter bookkeeping). ``source`` says where the numbers
+    come from (fitted from measurements, or derived from another core).
+    """
+
+    ops: dict[str, OpCost]
+    default: OpCost
+    invoke_overhead: float = 0.0
+    source: str = ""
+    calibrated: bool = False
+
+    def op_cost(self, op: str) -> OpCost:
+        return self.ops.get(op, self.default)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    core: str
+    clock_hz: int
+    flash_bytes: int
+    ram_bytes: int
+    firmware_flash_bytes: int
+    firmware_ram_bytes: int
+    runtime: str
+    runtime_flash_bytes: int
+    runtime_ram_bytes: int
+    ops: frozenset[str]
+    latency: LatencyModel
+    active_power_mw: float
+    power_source: str = ""
+    energy_overhead_uj: float = 0.0
+    int8_only: bool = True
+    op_code_bytes: dict[str, int] = field(default_factory=dict)
+    path: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def model_flash_budget(self) -> int:
+        """Bytes of flash left for the model and its kernels' code."""
+        return self.flash_bytes - self.firmware_flash_bytes - self.runtime_flash_bytes
+
+    @property
+    def arena_budget(self) -> int:
+        """Bytes of RAM left for the tensor arena."""
+        return self.ram_bytes - self.firmware_ram_bytes - self.runtime_ram_bytes
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "core": self.core,
+            "clock_mhz": self.clock_hz / 1e6,
+            "flash_kb": self.flash_bytes / KB,
+            "ram_kb": self.ram_bytes / KB,
+            "model_flash_budget_kb": round(self.model_flash_budget / KB, 1),
+            "arena_budget_kb": round(self.arena_budget / KB, 1),
+            "runtime": self.runtime,
+            "ops": sorted(self.ops),
+            "active_power_mw": self.active_power_mw,
+            "latency_source": self.latency.source,
+            "latency_calibrated": self.latency.calibrated,
+        }
+
+
+def targets_dir() -> Path:
+    """The directory holding the shipped target profiles."""
+    shipped = resources.files("edgeml") / "_targets"
+    if shipped.is_dir():
+        return Path(str(shipped))
+    # Source checkout / editable install: the top-level targets/ directory.
+    return Path(__file__).resolve().parent.parent / "targets"
+
+
+def list_targets() -> list[str]:
+    return sorted(p.stem for p in targets_dir().glob("*.toml"))
+
+
+def load_target(name_or_path: str | Path) -> Target:
+    """Load a target profile by name (``esp32``) or by path to a TOML file."""
+    text = str(name_or_path).strip()
+    if not text:
+        raise TargetError("empty target name", hint=f"use one of: {', '.join(list_targets())}")
+    candidate = Path(text)
+    if candidate.suffix == ".toml" or candidate.exists():
+        if not candidate.is_file():
+            raise TargetError(f"target profile {text!r} does not exist",
+                              hint="pass a TOML file or a shipped name (edgeml targets)")
+        path = candidate
+    else:
+        path = targets_dir() / f"{text.lower()}.toml"
+        if not path.is_file():
+            raise TargetError(f"unknown target {text!r}",
+                              hint=f"known targets: {', '.join(list_targets())}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TargetError(f"target profile {path} is not valid TOML ({exc})",
+                          hint="fix the file; see targets/esp32.toml for the format") from exc
+    return _target_from_dict(data, path)
+
+
+def _cost(d: dict[str, Any], where: str) -> OpCost:
+    try:
+        return OpCost(mac=float(d.get("mac", 0.0)), element=float(d.get("element", 0.0)),
+                      fixed=float(d.get("fixed", 0.0)))
+    except (TypeError, ValueError) as exc:
+        raise TargetError(f"{where}: cost values must be numbers ({exc})") from exc
+
+
+def _target_from_dict(data: dict[str, Any], path: Path) -> Target:
+    def req(section: dict[str, Any], key: str, where: str) -> Any:
+        if key not in section:
+            raise TargetError(f"target profile {path} has no '{where}{key}'",
+                              hint="add it; see targets/esp32.toml for the format")
+        return section[key]
+
+    chip = data.get("chip", {})
+    fw = data.get("firmware", {})
+    rt = data.get("runtime", {})
+    lat = data.get("latency", {})
+    power = data.get("power", {})
+    ops_table = lat.get("ops", {})
+    latency = LatencyModel(
+        ops={op.upper(): _cost(v, f"{path}: latency.ops.{op}") for op, v in ops_table.items()},
+        default=_cost(req(lat, "default", "latency."), f"{path}: latency.default"),
+        invoke_overhead=float(lat.get("invoke_overhead", 0.0)),
+        source=str(lat.get("source", "")),
+        calibrated=bool(lat.get("calibrated", False)),
+    )
+    try:
+        target = Target(
+            name=str(req(data, "name", "")),
+            description=str(data.get("description", "")),
+            core=str(req(chip, "core", "chip.")),
+            clock_hz=int(float(req(chip, "clock_mhz", "chip.")) * 1e6),
+            flash_bytes=int(float(req(chip, "flash_kb", "chip.")) * KB),
+            ram_bytes=int(float(req(chip, "ram_kb", "chip.")) * KB),
+            firmware_flash_bytes=int(float(fw.get("flash_kb", 0)) * KB),
+            firmware_ram_bytes=int(float(fw.get("ram_kb", 0)) * KB),
+            runtime=str(rt.get("name", "tflite-micro")),
+            runtime_flash_bytes=int(float(rt.get("flash_kb", 0)) * KB),
+            runtime_ram_bytes=int(float(rt.get("ram_kb", 0)) * KB),
+            ops=frozenset(o.upper() for o in req(rt, "ops", "runtime.")),
+            int8_only=bool(rt.get("int8_only", True)),
+            op_code_bytes={k.upper(): int(v) for k, v in rt.get("op_code_bytes", {}).items()},
+            latency=latency,
+            active_power_mw=float(req(power, "active_mw", "power.")),
+            power_source=str(power.get("source", "")),
+            energy_overhead_uj=float(power.get("overhead_uj", 0.0)),
+            path=str(path),
+            raw=data,
+        )
+    except (TypeError, ValueError) as exc:
+        raise TargetError(f"target profile {path} has a malformed value ({exc})",
+                          hint="numbers must be numbers; see targets/esp32.toml") from exc
+    if target.model_flash_budget <= 0 or target.arena_budget <= 0:
+        raise TargetError(f"target profile {path} leaves no flash or RAM for the model",
+                          hint="check firmware/runtime reservations against chip flash_kb/ram_kb")
+    return target

@@ -1,0 +1,51 @@
+"""Shared fixtures: small real data and small real models (trained on digits)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from edgeml.data import load_dataset
+
+    return load_dataset("digits", seed=0)
+
+
+@pytest.fixture(scope="session")
+def digits_model(digits):
+    """A small conv net trained for a few epochs on digits (tf_keras model)."""
+    from edgeml._tf import keras, set_seed
+
+    k = keras()
+    set_seed(0)
+    inputs = k.Input(shape=digits.input_shape)
+    x = k.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = k.layers.MaxPooling2D(2)(x)
+    x = k.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = k.layers.GlobalAveragePooling2D()(x)
+    x = k.layers.Dense(digits.num_classes, name="logits")(x)
+    model = k.Model(inputs, k.layers.Softmax(name="probs")(x))
+    model.compile(optimizer=k.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(digits.x_train, digits.y_train, epochs=8, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="session")
+def digits_int8(digits, digits_model) -> bytes:
+    """The int8 .tflite bytes of ``digits_model``."""
+    from edgeml.compress import representative_sample, to_int8_tflite
+
+    return to_int8_tflite(digits_model, representative_sample(digits.x_train, n=100))
+
+
+@pytest.fixture()
+def rng():
+    return np.random.default_rng(0)
