@@ -135,25 +135,39 @@ def _cmd_search(args: argparse.Namespace) -> int:
                           "latency_ms": est["latency_ms"], "energy_uj": est["energy_uj"],
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0
-    from rich.table import Table
-
     from .export.report import hp_summary
 
-    table = Table(title=f"edgeml: best model for {rep['target']['name']}", show_header=False)
-    table.add_column("", style="bold")
-    table.add_column("")
-    table.add_row("architecture", f"trial {best['trial_id']}: {hp_summary(best['hyperparameters'])}")
-    table.add_row("int8 accuracy (test, TFLM)", f"{best['int8_test_accuracy']:.4f} "
-                  f"(float {best['float_test_accuracy']:.4f})")
-    table.add_row("flash", f"{est['model_bytes'] / KB:.1f} KB model + {est['code_bytes'] / KB:.0f} KB runtime "
-                  f"= {est['flash_bytes'] / KB:.1f} KB")
-    table.add_row("RAM", f"{est['arena_bytes'] / KB:.1f} KB arena + runtime = {est['ram_bytes'] / KB:.1f} KB")
-    table.add_row("latency (estimate)", f"{est['latency_ms']:.2f} ms, {est['energy_uj']:.0f} uJ/inference")
-    table.add_row("trials", f"{rep['search']['trained']} trained, {rep['search']['rejected']} rejected "
-                  f"before training, {rep['seconds']['total']:.0f} s")
-    table.add_row("files", str(result.run_dir))
-    _console().print(table)
+    _print_rows(f"edgeml: best model for {rep['target']['name']}", [
+        ("architecture", f"trial {best['trial_id']}: {hp_summary(best['hyperparameters'])}"),
+        ("int8 accuracy (test, TFLM)", f"{best['int8_test_accuracy']:.4f} "
+                                       f"(float {best['float_test_accuracy']:.4f})"),
+        ("flash", f"{est['model_bytes'] / KB:.1f} KB model + {est['code_bytes'] / KB:.0f} KB runtime "
+                  f"= {est['flash_bytes'] / KB:.1f} KB"),
+        ("RAM", f"{est['arena_bytes'] / KB:.1f} KB arena + runtime = {est['ram_bytes'] / KB:.1f} KB"),
+        ("latency (estimate)", f"{est['latency_ms']:.2f} ms, {est['energy_uj']:.0f} uJ/inference"),
+        ("trials", f"{rep['search']['trained']} trained, {rep['search']['rejected']} rejected "
+                   f"before training, {rep['seconds']['total']:.0f} s"),
+        ("files", str(result.run_dir)),
+    ])
     return 0
+
+
+def _print_rows(title: str, rows: list[tuple[str, str]]) -> None:
+    """A two-column summary: a table on a terminal, plain 'key: value' lines otherwise."""
+    con = _console()
+    if not con.is_terminal:
+        print(title)
+        for key, value in rows:
+            print(f"  {key}: {value}")
+        return
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column("", overflow="fold")
+    for key, value in rows:
+        table.add_row(key, value)
+    con.print(table)
 
 
 # --------------------------------------------------------------------------- parser

@@ -245,7 +245,7 @@ def _split(x: np.ndarray, y: np.ndarray, labels: tuple[str, ...], *, name: str,
     n = len(y)
     n_test = max(int(round(n * test_fraction)), n_classes)
     n_val = max(int(round(n * val_fraction)), n_classes)
-    if n - n_test - n_val < n_classes:
+    if n - n_test - n_val < 2 * n_classes:
         raise DataError(f"{name} has only {n} samples for {n_classes} classes",
                         hint="need enough samples for train, validation and test splits")
     counts = np.bincount(y)
