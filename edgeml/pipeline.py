@@ -1,16 +1,22 @@
 """One edgeml run: data -> search -> int8 -> TFLM check -> export.
 
-The CLI calls :func:`run_search`; it is also the library entry point for
-scripts and notebooks. Progress is reported through ``on_event`` callbacks;
-nothing here prints.
+The CLI calls :func:`run_search` (and :func:`resume_search` for ``--resume``);
+they are also the library entry points for scripts and notebooks. Progress is
+reported through ``on_event`` callbacks; nothing here prints.
+
+A run directory holds ``run.json`` (the settings, written first), ``trials/``
+(one record per finished trial, written as each finishes) and, once the run
+is complete, the artifacts with ``report.json`` written last. A run killed at
+any moment resumes from its directory with :func:`resume_search`.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,14 +27,19 @@ from .errors import EdgeMLError
 from .estimate import Limits
 from .targets import Target, load_target
 
-__all__ = ["SearchConfig", "RunResult", "run_search", "default_run_dir"]
+__all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_run_dir",
+           "RUN_FILE"]
 
 Event = Callable[[str, dict[str, Any]], None]
+RUN_FILE = "run.json"
+#: files of a finished run; report.json is written last and removed first
+RESULT_FILES = ("report.json", "model.tflite", "model_data.cc", "model_data.h", "report.md",
+                "pareto.png")
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    target: str = "esp32"
+    target: str = "esp32"             # one target, or several separated by commas
     data: str | None = None
     label: str = "label"
     out: str | None = None
@@ -38,6 +49,14 @@ class SearchConfig:
     strategy: str = "random"
     limits: Limits = field(default_factory=Limits)
     max_rejects: int | None = None
+    objective: str = "accuracy"
+    tolerance: float = 0.02
+    space: str | None = None          # a Python file with build(hp); None = built-in space
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in str(self.target).split(",") if n.strip())
+        return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -53,10 +72,25 @@ def default_run_dir(target: str, root: str | Path = "edgeml-runs") -> Path:
 
 
 def _validate(cfg: SearchConfig) -> None:
+    from .search.pareto import OBJECTIVES
+    from .search.tuner import STRATEGIES
+
     if cfg.trials < 1:
         raise EdgeMLError(f"--trials must be at least 1 (got {cfg.trials})", hint="e.g. --trials 10")
     if cfg.epochs < 1:
         raise EdgeMLError(f"--epochs must be at least 1 (got {cfg.epochs})", hint="e.g. --epochs 20")
+    if not cfg.target_names:
+        raise EdgeMLError(f"--target names no target (got {cfg.target!r})",
+                          hint="e.g. --target esp32 or --target esp32,stm32f746")
+    if cfg.strategy not in STRATEGIES:
+        raise EdgeMLError(f"unknown search strategy {cfg.strategy!r}",
+                          hint=f"use --strategy {', '.join(STRATEGIES)}")
+    if cfg.objective not in OBJECTIVES:
+        raise EdgeMLError(f"unknown objective {cfg.objective!r}",
+                          hint=f"use --objective {', '.join(OBJECTIVES)}")
+    if not 0 <= cfg.tolerance < 1:
+        raise EdgeMLError(f"--accuracy-tolerance must be in [0, 1) (got {cfg.tolerance})",
+                          hint="e.g. 0.02 for two points of accuracy")
     lim = cfg.limits
     for flag, value in (("--max-ram-kb", lim.max_arena_bytes), ("--max-flash-kb", lim.max_model_bytes),
                         ("--max-latency-ms", lim.max_latency_ms)):
@@ -65,61 +99,156 @@ def _validate(cfg: SearchConfig) -> None:
                               hint=f"omit {flag} to use the target's own limit")
 
 
+def _load_space(cfg: SearchConfig, dataset: Dataset) -> Any:
+    from .search.spaces import build_space, load_space_file
+
+    if cfg.space:
+        return load_space_file(cfg.space, input_shape=dataset.input_shape,
+                               num_classes=dataset.num_classes)
+    return build_space(dataset.kind, dataset.input_shape, dataset.num_classes)
+
+
+def _config_dict(cfg: SearchConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    d["limits"] = cfg.limits.as_dict()
+    return d
+
+
 def run_search(cfg: SearchConfig, *, on_event: Event | None = None) -> RunResult:
     """Run a full search for ``cfg`` and write the run directory."""
     emit = on_event or (lambda kind, rec: None)
     _validate(cfg)
     t_start = time.perf_counter()
-    target = load_target(cfg.target)
+    targets = [load_target(n) for n in cfg.target_names]
     dataset = load_dataset(cfg.data, label_column=cfg.label, seed=cfg.seed)
     emit("data", dataset.summary())
-    run_dir = Path(cfg.out) if cfg.out else default_run_dir(target.name)
+    space = _load_space(cfg, dataset)
+    run_dir = Path(cfg.out) if cfg.out else default_run_dir("-".join(t.name for t in targets))
+    if run_dir.exists() and not run_dir.is_dir():
+        raise EdgeMLError(f"--out {run_dir} is a file", hint="choose a directory for the run")
     if run_dir.exists() and any(run_dir.iterdir()):
-        if (run_dir / "report.json").exists() or (run_dir / "search").exists():
+        if any((run_dir / n).exists() for n in (RUN_FILE, "report.json", "trials", "search")):
             raise EdgeMLError(f"run directory {run_dir} already holds a run",
-                              hint="choose another --out or delete it")
+                              hint=f"resume it with --resume {run_dir}, or choose another --out")
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
+    dump_json(run_dir / RUN_FILE, {
+        "edgeml_version": _version(), "created": datetime.now().isoformat(timespec="seconds"),
+        "config": _config_dict(cfg), "dataset_fingerprint": dataset.fingerprint,
+        "space": {"name": space.name, "source": space.source, "digest": space.digest}})
+    return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=created)
+
+
+def resume_search(run_dir: str | Path, *, trials: int | None = None,
+                  on_event: Event | None = None) -> RunResult:
+    """Finish (or extend to ``trials``) the run in ``run_dir``; finished trials are not rerun."""
+    emit = on_event or (lambda kind, rec: None)
+    t_start = time.perf_counter()
+    run_dir = Path(run_dir)
+    meta_path = run_dir / RUN_FILE
+    if not run_dir.is_dir():
+        raise EdgeMLError(f"--resume {run_dir}: no such directory",
+                          hint="pass the run directory an earlier edgeml search wrote")
+    if not meta_path.is_file():
+        raise EdgeMLError(f"--resume {run_dir}: not an edgeml run directory (no {RUN_FILE})",
+                          hint="pass the run directory an earlier edgeml search wrote")
     try:
-        return _run(cfg, target, dataset, run_dir, emit, t_start)
+        meta = json.loads(meta_path.read_text())
+        conf = dict(meta["config"])
+        conf["limits"] = Limits(**conf.get("limits", {}))
+        known = set(SearchConfig.__dataclass_fields__)
+        cfg = SearchConfig(**{k: v for k, v in conf.items() if k in known})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EdgeMLError(f"--resume {run_dir}: {RUN_FILE} is unreadable ({exc})",
+                          hint="start a new run") from exc
+    if trials is not None:
+        cfg = replace(cfg, trials=int(trials))
+    cfg = replace(cfg, out=str(run_dir))
+    _validate(cfg)
+    targets = [load_target(n) for n in cfg.target_names]
+    dataset = load_dataset(cfg.data, label_column=cfg.label, seed=cfg.seed)
+    if meta.get("dataset_fingerprint") and dataset.fingerprint != meta["dataset_fingerprint"]:
+        raise EdgeMLError(f"--resume {run_dir}: the data {cfg.data or 'digits'!r} changed since "
+                          "the run started", hint="restore the data file or start a new run")
+    emit("data", dataset.summary())
+    space = _load_space(cfg, dataset)
+    digest = meta.get("space", {}).get("digest", "")
+    if digest and space.digest != digest:
+        raise EdgeMLError(f"--resume {run_dir}: the space file {cfg.space} changed since the run "
+                          "started", hint="restore it or start a new run")
+    report_path = run_dir / "report.json"
+    if report_path.exists():
+        report = json.loads(report_path.read_text())
+        if int(report.get("search", {}).get("trials", 0)) >= cfg.trials:
+            emit("complete", {"run_dir": str(run_dir)})
+            files = {n: run_dir / n for n in RESULT_FILES if (run_dir / n).exists()}
+            return RunResult(run_dir=run_dir, report=report, files=files)
+    for name in RESULT_FILES:  # report.json first: the run no longer looks complete
+        (run_dir / name).unlink(missing_ok=True)
+    (run_dir / "FAILED.txt").unlink(missing_ok=True)
+    if cfg.trials != meta["config"].get("trials"):
+        meta["config"]["trials"] = cfg.trials
+        dump_json(meta_path, meta)
+    return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False)
+
+
+def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
+             run_dir: Path, emit: Event, t_start: float, *, created: bool) -> RunResult:
+    try:
+        return _run(cfg, targets, dataset, space, run_dir, emit, t_start)
     except BaseException as exc:
-        # Leave the search state for inspection, but nothing that looks like a result.
-        for name in ("model.tflite", "model_data.cc", "model_data.h", "report.json", "report.md"):
+        # Keep the trial records for --resume, but nothing that looks like a result.
+        for name in RESULT_FILES:
             (run_dir / name).unlink(missing_ok=True)
-        atomic_write(run_dir / "FAILED.txt", f"{type(exc).__name__}: {exc}\n")
-        if isinstance(exc, EdgeMLError) and not (run_dir / "search").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        trained = any(run_dir.glob("trials/trial_*/model.tflite"))
+        if isinstance(exc, EdgeMLError) and created and not trained:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping or resuming
+        elif run_dir.exists():
+            atomic_write(run_dir / "FAILED.txt", f"{type(exc).__name__}: {exc}\n")
         raise
 
 
-def _run(cfg: SearchConfig, target: Target, dataset: Dataset, run_dir: Path, emit: Event,
-         t_start: float) -> RunResult:
+def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
+         emit: Event, t_start: float) -> RunResult:
     from ._tf import keras as _keras
-    from .search import EdgeTuner, build_space, make_oracle, no_feasible_message
+    from .search import EdgeTuner, make_oracle, no_feasible_message
     from .search.evaluate import evaluate_int8
+    from .search.pareto import pareto_front
 
+    target = targets[0]
     max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)
-    oracle = make_oracle(cfg.strategy, max_draws=cfg.trials + max_rejects + 1, seed=cfg.seed)
-    space = build_space(dataset.kind, dataset.input_shape, dataset.num_classes)
-    tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, target=target,
-                      limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed,
-                      directory=run_dir, project_name="search", overwrite=True, on_event=emit)
+    oracle = make_oracle(cfg.strategy, max_draws=(cfg.trials + 1) * (max_rejects + 1),
+                         seed=cfg.seed, epochs=cfg.epochs)
+    tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, targets=targets,
+                      limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed, directory=run_dir,
+                      objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit)
     t0 = time.perf_counter()
     result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
     t_search = time.perf_counter() - t0
+    records = sorted(result.trials, key=lambda r: int(r["trial_id"]))
     if result.best is None:
-        raise no_feasible_message(result.trials, target, cfg.limits)
+        probe = [result.smallest] if result.smallest else []
+        raise no_feasible_message(records + probe, targets, cfg.limits)
 
+    front = {r["trial_id"] for r in pareto_front(records)}
+    for r in records:
+        r["pareto"] = r["trial_id"] in front
+        r["chosen"] = r["trial_id"] == result.best["trial_id"]
     best = dict(result.best)
+    emit("final", {"trial_id": best["trial_id"]})
     model_bytes = Path(best["tflite"]).read_bytes()
     t1 = time.perf_counter()
     test = evaluate_int8(model_bytes, dataset.x_test, dataset.y_test)
     keras = _keras()
     float_model = keras.models.load_model(best["keras"])
-    float_test = float(float_model.evaluate(dataset.x_test, dataset.y_test, verbose=0)[1])
+    float_test = float(float_model.evaluate(dataset.x_test, dataset.y_test, verbose=0)[-1])
     t_final = time.perf_counter() - t1
     best.update(int8_test_accuracy=test.accuracy, float_test_accuracy=float_test)
 
     from .export import CModelInfo, render_header, render_markdown, render_source
+    from .export.report import render_pareto_png
 
     info = CModelInfo(model=model_bytes, arena_bytes=int(best["estimate"]["arena_bytes"]),
                       input_scale=float(test.tflm.input["scale"]),
@@ -134,14 +263,22 @@ def _run(cfg: SearchConfig, target: Target, dataset: Dataset, run_dir: Path, emi
     report = {
         "edgeml_version": _version(),
         "target": target.summary(),
+        "targets": [t.summary() for t in targets],
         "limits": {k: v for k, v in cfg.limits.as_dict().items() if v is not None},
         "dataset": dataset.summary(),
-        "search": {"strategy": cfg.strategy, "trials": cfg.trials, "epochs": cfg.epochs,
-                   "seed": cfg.seed,
-                   "trained": sum(1 for r in result.trials if r.get("status") == "trained"),
-                   "rejected": sum(1 for r in result.trials if r.get("status") == "infeasible"),
-                   "failed": sum(1 for r in result.trials if r.get("status") == "failed")},
-        "trials": result.trials,
+        "search": {"strategy": cfg.strategy, "objective": cfg.objective,
+                   "accuracy_tolerance": cfg.tolerance, "trials": cfg.trials,
+                   "epochs": cfg.epochs, "seed": cfg.seed,
+                   "space": {"name": space.name, "source": space.source},
+                   "trained": sum(1 for r in records if r.get("status") == "trained"),
+                   "rejected": sum(1 for r in records if r.get("status") == "infeasible"),
+                   "failed": sum(1 for r in records if r.get("status") == "failed"),
+                   "replayed": result.replayed, "budget_used": round(result.budget_used, 3),
+                   "stop_reason": result.stop_reason},
+        "trials": records,
+        "smallest_candidate": result.smallest,
+        "pareto": [r["trial_id"] for r in records if r.get("pareto")],
+        "fit_matrix": _fit_matrix(records, targets),
         "chosen": best,
         "seconds": seconds,
     }
@@ -151,13 +288,29 @@ def _run(cfg: SearchConfig, target: Target, dataset: Dataset, run_dir: Path, emi
         "model_data.cc": atomic_write(run_dir / "model_data.cc", render_source(info)),
         "report.md": atomic_write(run_dir / "report.md", render_markdown(report)),
     }
+    png = render_pareto_png(report, run_dir / "pareto.png")
+    if png is not None:
+        files["pareto.png"] = png
     files["report.json"] = dump_json(run_dir / "report.json", report)  # written last
     return RunResult(run_dir=run_dir, report=report, files=files)
+
+
+def _fit_matrix(records: list[dict[str, Any]], targets: list[Target]) -> dict[str, Any]:
+    """Which checked candidate fits which target, with its latency and energy there."""
+    rows = []
+    for r in records:
+        per = r.get("targets")
+        if not per:
+            continue
+        rows.append({"trial_id": r["trial_id"], "status": r.get("status"),
+                     "int8_val_accuracy": r.get("int8_val_accuracy"),
+                     "fits": {t: p["fits"] for t, p in per.items()},
+                     "latency_ms": {t: p["estimate"]["latency_ms"] for t, p in per.items()},
+                     "energy_uj": {t: p["estimate"]["energy_uj"] for t, p in per.items()}})
+    return {"targets": [t.name for t in targets], "rows": rows}
 
 
 def _version() -> str:
     from . import __version__
 
     return __version__
-
-

@@ -1,10 +1,11 @@
-"""Human-readable run report (``report.md``) from the ``report.json`` data."""
+"""Human-readable run report (``report.md``, ``pareto.png``) from the ``report.json`` data."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-__all__ = ["render_markdown", "hp_summary"]
+__all__ = ["render_markdown", "render_pareto_png", "hp_summary"]
 
 
 def hp_summary(hp: dict[str, Any]) -> str:
@@ -38,7 +39,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- Data: {ds['kind']} {tuple(ds['input_shape'])}, {len(ds['classes'])} classes, "
         f"{ds['train']}/{ds['val']}/{ds['test']} train/val/test samples",
         f"- Search: {report['search']['strategy']}, {report['search']['trained']} trained, "
-        f"{report['search']['rejected']} rejected before training, seed {report['search']['seed']}",
+        f"{report['search']['rejected']} rejected before training, seed {report['search']['seed']}"
+        + (f", objective {report['search']['objective']}" if report['search'].get('objective') else "")
+        + (f", space {report['search']['space']['name']}" if report['search'].get('space') else ""),
         "",
         "## Chosen model",
         "",
@@ -56,15 +59,22 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"- Operators: {', '.join(est.get('ops', []))}",
             "",
         ]
+    lines += _pareto_lines(report)
+    lines += _fit_matrix_lines(report)
     lines += [
         "## Trials",
         "",
         "| trial | status | hyperparameters | model KB | arena KB | latency ms | float acc | int8 acc | note |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in report["trials"]:
+    trials = list(report["trials"])
+    if report.get("smallest_candidate"):
+        trials.append(report["smallest_candidate"])
+    for r in trials:
         e = r.get("estimate", {})
         note = "; ".join(r.get("broken", [])) or r.get("note", "") or (r.get("error") or "")
+        if r.get("trial_id") == "smallest":
+            note = "the space's smallest candidate" + (f"; {note}" if note else "")
         lat = e.get("latency_ms")
         lines.append(
             f"| {r['trial_id']} | {r.get('status')} | {hp_summary(r.get('hyperparameters', {}))} | "
@@ -76,3 +86,103 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Time", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {k} | {v:.1f} |" for k, v in secs.items()]
     return "\n".join(lines) + "\n"
+
+
+def _pareto_lines(report: dict[str, Any]) -> list[str]:
+    front = [r for r in report["trials"] if r.get("pareto")]
+    if not front:
+        return []
+    multi = len(report.get("targets", [])) > 1
+    worst = " (worst target)" if multi else ""
+    lines = ["## Pareto front", "",
+             "Trained trials that fit and that no other such trial beats on every one of int8 "
+             "accuracy, latency, RAM, flash and energy. **bold**: the chosen model "
+             f"(objective: {report['search'].get('objective', 'accuracy')}). "
+             "Plot: `pareto.png`.", "",
+             f"| trial | int8 val acc | latency ms{worst} | arena KB | model KB | "
+             f"energy uJ{worst} | hyperparameters |",
+             "|---|---|---|---|---|---|---|"]
+    for r in sorted(front, key=lambda r: -r["int8_val_accuracy"]):
+        c = r["costs"]
+        tid = f"**{r['trial_id']}**" if r.get("chosen") else r["trial_id"]
+        lines.append(f"| {tid} | {_pct(r['int8_val_accuracy'])} | {c['latency_ms']:.2f} | "
+                     f"{_kb(c['arena_bytes'])} | {_kb(c['model_bytes'])} | {c['energy_uj']:.1f} | "
+                     f"{hp_summary(r.get('hyperparameters', {}))} |")
+    return lines + [""]
+
+
+def _fit_matrix_lines(report: dict[str, Any]) -> list[str]:
+    fm = report.get("fit_matrix") or {}
+    names = fm.get("targets", [])
+    if len(names) < 2:
+        return []
+    lines = ["## Fit matrix", "",
+             "Each checked candidate on each target: latency when it fits, `no` when it breaks "
+             "a limit there. A candidate is trained only if it fits every target.", "",
+             "| trial | status | int8 val acc | " + " | ".join(names) + " |",
+             "|---|---|---|" + "---|" * len(names)]
+    for row in fm.get("rows", []):
+        cells = [f"{row['latency_ms'][n]:.2f} ms" if row["fits"][n] else "no" for n in names]
+        lines.append(f"| {row['trial_id']} | {row['status']} | "
+                     f"{_pct(row.get('int8_val_accuracy'))} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def render_pareto_png(report: dict[str, Any], path: str | Path) -> Path | None:
+    """Plot int8 accuracy against latency, RAM and flash; front joined, chosen starred.
+
+    Returns the path, or None when no trial was trained.
+    """
+    trained = [r for r in report["trials"] if r.get("status") == "trained" and "costs" in r]
+    if not trained:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from .._io import atomic_write
+
+    axes_spec = [("latency_ms", "latency (ms, estimate)", 1.0),
+                 ("arena_bytes", "tensor arena (KB)", 1024.0),
+                 ("model_bytes", "model flash (KB)", 1024.0)]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    for ax, (key, label, div) in zip(axes, axes_spec, strict=True):
+        for group, style in (
+                ([r for r in trained if not r.get("feasible")],
+                 dict(marker="x", color="tab:red", label="trained, does not fit")),
+                ([r for r in trained if r.get("feasible") and not r.get("pareto")],
+                 dict(marker="o", color="0.6", label="fits")),
+                ([r for r in trained if r.get("pareto")],
+                 dict(marker="o", color="tab:blue", label="Pareto front (5 objectives)"))):
+            if group:
+                ax.scatter([r["costs"][key] / div for r in group],
+                           [r["int8_val_accuracy"] for r in group], s=28, **style)
+        pts = sorted((r["costs"][key] / div, r["int8_val_accuracy"]) for r in trained
+                     if r.get("feasible"))
+        stair, best = [], -1.0
+        for x, y in pts:  # the 2-D front on this axis
+            if y > best:
+                stair.append((x, y))
+                best = y
+        if len(stair) > 1:
+            ax.step([p[0] for p in stair], [p[1] for p in stair], where="post",
+                    color="tab:blue", lw=1, alpha=0.6)
+        chosen = [r for r in trained if r.get("chosen")]
+        if chosen:
+            ax.scatter([chosen[0]["costs"][key] / div], [chosen[0]["int8_val_accuracy"]],
+                       marker="*", s=260, color="gold", edgecolor="black", zorder=5,
+                       label=f"chosen (trial {chosen[0]['trial_id']})")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("int8 validation accuracy (TFLM)")
+    axes[0].legend(loc="lower right", fontsize=8)
+    names = ", ".join(t["name"] for t in report.get("targets", [report["target"]]))
+    fig.suptitle(f"edgeml: {report['dataset']['name']} on {names}")
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return atomic_write(path, buf.getvalue())

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from .spaces import build_space
-from .tuner import EdgeTuner, SearchResult, make_oracle, no_feasible_message
+from .pareto import OBJECTIVES, choose, objective_score, pareto_front
+from .spaces import Space, SpaceError, build_space, load_space_file
+from .store import TrialStore
+from .tuner import STRATEGIES, EdgeTuner, SearchResult, make_oracle, no_feasible_message
 
-__all__ = ["EdgeTuner", "SearchResult", "build_space", "make_oracle", "no_feasible_message"]
+__all__ = ["EdgeTuner", "SearchResult", "Space", "SpaceError", "TrialStore", "OBJECTIVES",
+           "STRATEGIES", "build_space", "load_space_file", "make_oracle", "no_feasible_message",
+           "choose", "objective_score", "pareto_front"]

@@ -3,12 +3,29 @@
 For every hyperparameter set the oracle proposes, the tuner
 
 1. builds the ``tf_keras`` model and converts it (untrained) to int8;
-2. estimates it on the target (TFLM arena, flash, operators, latency, energy);
-3. if it breaks any limit: records the candidate as infeasible (FAILED for the
-   oracle) without training it, and asks the oracle for another one; such
-   candidates do not count towards the trial budget;
+2. estimates it on every target (tensor arena measured in TFLM, flash,
+   operators, latency, energy);
+3. if it breaks any limit on any target: records it as infeasible with the
+   limits it broke, without training it, and asks the oracle for another one.
+   Rejected candidates do not use the trial budget; they are reported to the
+   oracle with the score of a model of accuracy 0, so model-based oracles
+   (Bayesian) learn to avoid their region, and Hyperband re-draws the slot;
 4. otherwise trains it, converts it to int8 and scores it by its int8 accuracy
-   on the validation split, measured in the TFLM interpreter.
+   on the validation split, measured in the TFLM interpreter (the float
+   accuracy is recorded too).
+
+With Hyperband, a trial carrying ``tuner/trial_id`` continues training the
+weights of that earlier trial from ``tuner/initial_epoch`` to ``tuner/epochs``
+(as keras-tuner's own Hyperband tuner does); its feasibility is the earlier
+trial's, since the architecture is the same. The trial budget is counted in
+full trainings of ``epochs`` epochs, so ``trials=10`` gives Hyperband the
+epochs of ten full trainings spread over its brackets.
+
+Every finished trial is written to the run directory at once (:class:`TrialStore`).
+A new tuner over the same directory replays those records to a fresh oracle
+with the same seed: the oracle proposes the same candidates in the same order,
+finished ones are not run again, and the one that was cut off runs again,
+once. The search thus resumes after any kill, including ``kill -9``.
 
 keras-tuner's ``Tuner`` rejects ``tf_keras`` models when Keras 3 is installed;
 ``BaseTuner`` does not check the model type, hence the subclass.
@@ -16,9 +33,12 @@ keras-tuner's ``Tuner`` rejects ``tf_keras`` models when Keras 3 is installed;
 
 from __future__ import annotations
 
+import gc
+import math
+import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,29 +60,38 @@ from ..estimate import (
 )
 from ..targets import Target
 from .evaluate import evaluate_int8
+from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
+from .spaces import Space, SpaceError, call_build
+from .store import TrialStore
 
-__all__ = ["EdgeTuner", "SearchResult", "make_oracle", "OBJECTIVE"]
+__all__ = ["EdgeTuner", "SearchResult", "make_oracle", "OBJECTIVE", "no_feasible_message",
+           "STRATEGIES"]
 
-OBJECTIVE = "val_int8_accuracy"
+OBJECTIVE = "score"
+STRATEGIES = ("random", "bayesian", "hyperband")
 Event = Callable[[str, dict[str, Any]], None]
 
 
-def make_oracle(strategy: str, *, max_draws: int, seed: int, objective: str = OBJECTIVE,
-                direction: str = "max") -> Any:
+def make_oracle(strategy: str, *, max_draws: int, seed: int, epochs: int = 30,
+                objective: str = OBJECTIVE, direction: str = "max") -> Any:
+    """A keras-tuner oracle; ``max_draws`` bounds candidates drawn (trained or not)."""
     import keras_tuner as kt
 
-    common = dict(objective=kt.Objective(objective, direction), max_trials=max_draws, seed=seed,
+    common = dict(objective=kt.Objective(objective, direction), seed=int(seed),
                   max_consecutive_failed_trials=max_draws + 1)
     if strategy == "random":
-        return kt.oracles.RandomSearchOracle(**common)
-    if strategy == "bayesian":
-        return kt.oracles.BayesianOptimizationOracle(num_initial_points=3, **common)
-    if strategy == "hyperband":
-        common.pop("max_trials")
-        return kt.oracles.HyperbandOracle(max_epochs=27, factor=3, hyperband_iterations=1,
-                                          **common)
-    raise EdgeMLError(f"unknown search strategy {strategy!r}",
-                      hint="use --strategy random, bayesian or hyperband")
+        oracle = kt.oracles.RandomSearchOracle(max_trials=max_draws, **common)
+    elif strategy == "bayesian":
+        oracle = kt.oracles.BayesianOptimizationOracle(max_trials=max_draws, num_initial_points=3,
+                                                       **common)
+    elif strategy == "hyperband":
+        oracle = kt.oracles.HyperbandOracle(max_epochs=max(int(epochs), 1), factor=3,
+                                            hyperband_iterations=1, **common)
+    else:
+        raise EdgeMLError(f"unknown search strategy {strategy!r}",
+                          hint="use --strategy random, bayesian or hyperband")
+    oracle.verbose = 0
+    return oracle
 
 
 @dataclass
@@ -70,6 +99,11 @@ class SearchResult:
     trials: list[dict[str, Any]]
     best: dict[str, Any] | None
     seconds: dict[str, float]
+    smallest: dict[str, Any] | None = None   # the space's smallest candidate, if it was checked
+    stop_reason: str = ""
+    budget_used: float = 0.0
+    replayed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _base_tuner() -> type:
@@ -85,6 +119,30 @@ class EdgeTuner:
         return _make_tuner_class()(**kwargs)
 
 
+def _same_values(stored: dict[str, Any], drawn: dict[str, Any]) -> bool:
+    if set(stored) != set(drawn):
+        return False
+    for k, a in stored.items():
+        b = drawn[k]
+        if isinstance(a, float) or isinstance(b, float):
+            try:
+                if not math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-12):
+                    return False
+            except (TypeError, ValueError):
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # pragma: no cover - non-Linux
+        return 0
+
+
 _TUNER_CLASS: type | None = None
 
 
@@ -94,26 +152,58 @@ def _make_tuner_class() -> type:
         return _TUNER_CLASS
 
     class _EdgeTuner(_base_tuner()):
-        def __init__(self, *, oracle: Any, hypermodel: Callable[[Any], Any], dataset: Dataset,
-                     target: Target, limits: Limits, epochs: int, seed: int,
-                     directory: str | Path, project_name: str = "search",
-                     overwrite: bool = True, on_event: Event | None = None) -> None:
+        def __init__(self, *, oracle: Any, hypermodel: Callable[[Any], Any] | Space,
+                     dataset: Dataset, target: Target | None = None,
+                     targets: Sequence[Target] | None = None, limits: Limits | None = None,
+                     epochs: int, seed: int, directory: str | Path,
+                     project_name: str = ".oracle", objective: str = "accuracy",
+                     tolerance: float = DEFAULT_TOLERANCE, patience: int = 5,
+                     on_event: Event | None = None, **_: Any) -> None:
+            if objective not in OBJECTIVES:
+                raise EdgeMLError(f"unknown objective {objective!r}",
+                                  hint=f"use --objective {', '.join(OBJECTIVES)}")
+            ts = tuple(targets or ((target,) if target is not None else ()))
+            if not ts:
+                raise EdgeMLError("the search needs at least one target", hint="pass --target")
+            self.targets: tuple[Target, ...] = ts
+            self.target = ts[0]
+            self.space = hypermodel if isinstance(hypermodel, Space) else Space(
+                build=hypermodel, name=getattr(hypermodel, "__name__", "build"))
             self.dataset = dataset
-            self.target = target
-            self.limits = limits
+            self.limits = limits or Limits()
             self.epochs = int(epochs)
             self.seed = int(seed)
+            self.objective = objective
+            self.tolerance = float(tolerance)
+            self.patience = int(patience)
             self.on_event = on_event or (lambda kind, rec: None)
+            self.run_dir = Path(directory)
+            self.store = TrialStore(self.run_dir)
             self.records: dict[str, dict[str, Any]] = {}
             self.seconds = {"build_check": 0.0, "train": 0.0, "convert": 0.0, "tflm": 0.0}
+            self.fit_calls = 0
             self._calib = representative_sample(dataset.x_train, n=200, seed=seed)
-            super().__init__(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
-                             project_name=project_name, overwrite=overwrite)
+            self._stored = self.store.load()
+            try:
+                super().__init__(oracle=oracle, hypermodel=self.space.build,
+                                 directory=str(directory), project_name=project_name,
+                                 overwrite=True)
+            except EdgeMLError:
+                raise
+            except Exception as exc:
+                text = str(exc).strip().splitlines()
+                raise SpaceError(
+                    f"building the search space {self.space.name!r} failed "
+                    f"({type(exc).__name__}: {text[0][:200] if text else ''})",
+                    hint="build(hp) must build a model for every value of its "
+                         "hyperparameters") from exc
+            finally:
+                _keras().backend.clear_session()
             self.oracle.verbose = 0
 
-        # -- one candidate -------------------------------------------------
-        def check_candidate(self, model: Any) -> tuple[Estimate, dict[str, float], str]:
-            """Estimate an untrained model on the target (before any training)."""
+        # -- estimates -----------------------------------------------------
+        def check_candidate(self, model: Any) -> tuple[dict[str, Estimate], str]:
+            """Estimate an untrained model on every target (before any training)."""
             t0 = time.perf_counter()
             model_bytes = to_int8_tflite(model, self._calib)
             t1 = time.perf_counter()
@@ -122,36 +212,110 @@ def _make_tuner_class() -> type:
                 est = estimate_model(model_bytes, self.target)
             except ModelError:
                 # TFLM can abort in SOFTMAX prepare on untrained weights; measure the
-                # logits model (same weights and activations but one tiny tensor).
-                keras = _keras()
-                logits = keras.Model(model.input, model.get_layer("logits").output)
-                est = estimate_model(to_int8_tflite(logits, self._calib), self.target)
-                g = read_graph(model_bytes)
-                est = estimate_graph(g, self.target, arena_bytes=est.arena_bytes + 16 * 8,
-                                     source="tflm")
+                # model without its final softmax (same weights and activations, one
+                # tiny tensor less) and add that tensor back.
+                logits = self._without_softmax(model)
+                if logits is None:
+                    raise
+                small = estimate_model(to_int8_tflite(logits, self._calib), self.target)
+                est = estimate_graph(read_graph(model_bytes), self.target,
+                                     arena_bytes=small.arena_bytes + 16 * 8, source="tflm")
                 note = "arena measured without the final softmax"
             self.seconds["convert"] += t1 - t0
             self.seconds["tflm"] += time.perf_counter() - t1
-            return est, violations(self.target, est, self.limits), note
+            return self._on_all_targets(model_bytes, est), note
 
+        @staticmethod
+        def _without_softmax(model: Any) -> Any | None:
+            keras = _keras()
+            last = model.layers[-1]
+            if isinstance(last, keras.layers.Softmax):
+                return keras.Model(model.input, last.input)
+            names = [layer.name for layer in model.layers]
+            if "logits" in names:
+                return keras.Model(model.input, model.get_layer("logits").output)
+            return None
+
+        def _on_all_targets(self, model_bytes: bytes, est: Estimate) -> dict[str, Estimate]:
+            out = {self.target.name: est}
+            if len(self.targets) > 1:
+                graph = read_graph(model_bytes)
+                for t in self.targets[1:]:
+                    out[t.name] = estimate_graph(graph, t, arena_bytes=est.arena_bytes,
+                                                 source=est.source)
+            return out
+
+        def _fill(self, rec: dict[str, Any], ests: dict[str, Estimate]) -> None:
+            """Per-target estimates, limits broken and the costs the Pareto front uses."""
+            per: dict[str, Any] = {}
+            broken: list[str] = []
+            multi = len(self.targets) > 1
+            for t in self.targets:
+                e = ests[t.name]
+                v = violations(t, e, self.limits)
+                fits = feasible(v)
+                per[t.name] = {"fits": fits, "estimate": e.as_dict(), "violations": v}
+                for k, a in v.items():
+                    if a > 0:
+                        text = describe_violation(k, a, e)
+                        broken.append(f"{t.name}: {text}" if multi else text)
+            first = ests[self.target.name]
+            rec.update(
+                estimate=first.as_dict(), violations=per[self.target.name]["violations"],
+                targets=per, feasible=all(p["fits"] for p in per.values()),
+                broken=list(dict.fromkeys(broken)),
+                costs={"latency_ms": max(e.latency_ms for e in ests.values()),
+                       "energy_uj": max(e.energy_uj for e in ests.values()),
+                       "arena_bytes": first.arena_bytes, "model_bytes": first.model_bytes,
+                       "flash_bytes": max(e.flash_bytes for e in ests.values())})
+
+        def _score(self, rec: dict[str, Any]) -> float:
+            acc = rec.get("int8_val_accuracy", 0.0) if rec.get("feasible") else 0.0
+            return objective_score(acc, rec["costs"], self.objective, self.tolerance)
+
+        # -- one trained trial ----------------------------------------------
         def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
-            """Train a feasible candidate; return its metrics (int8 accuracy first)."""
+            """Train a feasible candidate; return its metrics (the oracle's score first)."""
             keras = _keras()
             ds = self.dataset
             hp = trial.hyperparameters
             rec = self.records[trial.trial_id]
-            set_seed(self.seed + int(trial.trial_id))
-            model = self.hypermodel.build(hp)
-            model.compile(optimizer=keras.optimizers.Adam(hp.get("lr")),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            number = int(trial.trial_id)
+            set_seed(self.seed + number)
+            model = call_build(self.space, hp)
+            parent = hp.values.get("tuner/trial_id")
+            if parent is not None:
+                prev = self.records.get(str(parent)) or self._stored.get(int(parent))
+                if not prev or not prev.get("keras"):
+                    raise EdgeMLError(f"hyperband trial {trial.trial_id} continues trial {parent}, "
+                                      "whose model was not saved", hint="start a new run")
+                old = keras.models.load_model(prev["keras"], compile=False)
+                model.set_weights(old.get_weights())
+                del old
+                rec["continues"] = str(parent)
+            if getattr(model, "optimizer", None) is None:
+                model.compile(optimizer=keras.optimizers.Adam(float(hp.values.get("lr", 3e-3))),
+                              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             epochs = int(hp.values.get("tuner/epochs", self.epochs))
+            initial = int(hp.values.get("tuner/initial_epoch", 0))
+            emit = self.on_event
+            tid = trial.trial_id
+
+            def _epoch_end(epoch: int, logs: dict[str, Any] | None = None) -> None:
+                emit("epoch", {"trial_id": tid, "epoch": epoch + 1 - initial,
+                               "epochs": epochs - initial})
+
+            self.fit_calls += 1
             t0 = time.perf_counter()
             hist = model.fit(ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val),
-                             epochs=epochs, batch_size=int(hp.get("batch_size")), verbose=0,
+                             epochs=epochs, initial_epoch=initial,
+                             batch_size=int(hp.values.get("batch_size", 32)), verbose=0,
                              callbacks=[keras.callbacks.EarlyStopping(
-                                 monitor="val_loss", patience=5, restore_best_weights=True)])
+                                 monitor="val_loss", patience=self.patience,
+                                 restore_best_weights=True),
+                                 keras.callbacks.LambdaCallback(on_epoch_end=_epoch_end)])
             t1 = time.perf_counter()
-            float_acc = float(model.evaluate(ds.x_val, ds.y_val, verbose=0)[1])
+            float_acc = float(model.evaluate(ds.x_val, ds.y_val, verbose=0)[-1])
             model_bytes = to_int8_tflite(model, self._calib)
             t2 = time.perf_counter()
             ev = evaluate_int8(model_bytes, ds.x_val, ds.y_val)
@@ -161,120 +325,288 @@ def _make_tuner_class() -> type:
             self.seconds["tflm"] += t3 - t2
             est = estimate_graph(read_graph(model_bytes), self.target,
                                  arena_bytes=int(ev.tflm.bisected_bytes or ev.tflm.arena_bytes))
-            v = violations(self.target, est, self.limits)
-            trial_dir = Path(self.get_trial_dir(trial.trial_id))
-            trial_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write(trial_dir / "model.tflite", model_bytes)
-            model.save(str(trial_dir / "model.keras"))
-            rec.update(status="trained", feasible=feasible(v), estimate=est.as_dict(),
-                       violations=v, broken=[describe_violation(k, a, est) for k, a in v.items()
-                                             if a > 0],
-                       float_val_accuracy=float_acc, int8_val_accuracy=ev.accuracy,
-                       epochs_run=len(hist.history["loss"]),
+            self._fill(rec, self._on_all_targets(model_bytes, est))
+            folder = self.store.artifact_dir(number)
+            atomic_write(folder / "model.tflite", model_bytes)
+            tmp = folder / f".model.{os.getpid()}.keras"
+            model.save(str(tmp))
+            os.replace(tmp, folder / "model.keras")
+            rec.update(status="trained", float_val_accuracy=float_acc,
+                       int8_val_accuracy=ev.accuracy, epochs_run=len(hist.history["loss"]),
                        train_seconds=round(t1 - t0, 3),
-                       tflite=str(trial_dir / "model.tflite"), keras=str(trial_dir / "model.keras"))
-            keras.backend.clear_session()
-            return {OBJECTIVE: ev.accuracy if feasible(v) else 0.0, "val_float_accuracy": float_acc,
-                    "latency_ms": est.latency_ms, "arena_bytes": float(est.arena_bytes),
-                    "model_bytes": float(est.model_bytes), "energy_uj": est.energy_uj}
+                       tflite=str(folder / "model.tflite"), keras=str(folder / "model.keras"))
+            rec["score"] = self._score(rec)
+            del model, hist
+            return {OBJECTIVE: rec["score"], "val_int8_accuracy": ev.accuracy,
+                    "val_float_accuracy": float_acc, "latency_ms": rec["costs"]["latency_ms"],
+                    "arena_bytes": float(rec["costs"]["arena_bytes"]),
+                    "model_bytes": float(rec["costs"]["model_bytes"]),
+                    "energy_uj": rec["costs"]["energy_uj"]}
 
         # -- the loop ------------------------------------------------------
+        def _units(self, rec: dict[str, Any]) -> float:
+            """Budget a trained trial uses: 1, or its share of a full training (Hyperband)."""
+            hp = rec.get("hyperparameters", {})
+            if "tuner/epochs" not in hp:
+                return 1.0
+            span = int(hp["tuner/epochs"]) - int(hp.get("tuner/initial_epoch", 0))
+            return max(span, 0) / max(self.epochs, 1)
+
+        def _end(self, trial: Any, rec: dict[str, Any]) -> None:
+            """Report a finished (or replayed) trial to the oracle."""
+            import keras_tuner as kt
+
+            Status = kt.engine.trial.TrialStatus
+            status = rec.get("status")
+            if status in ("trained", "infeasible") and "score" in rec:
+                self.oracle.update_trial(trial.trial_id, {OBJECTIVE: float(rec["score"])})
+                trial.status = Status.COMPLETED
+                trial.message = "; ".join(rec.get("broken", [])) or None
+            else:
+                trial.status = Status.FAILED
+                trial.message = str(rec.get("error", "failed"))
+            self.oracle.end_trial(trial)
+            if status != "trained" and rec.get("stage") != "train" and hasattr(self.oracle,
+                                                                                "_brackets"):
+                # Hyperband: a rejected candidate must not take a slot of its bracket.
+                for bracket in self.oracle._brackets:
+                    rounds = bracket["rounds"]
+                    rounds[0][:] = [i for i in rounds[0] if i["id"] != trial.trial_id]
+
+        def _check(self, trial: Any, rec: dict[str, Any]) -> None:
+            """Build and estimate a fresh candidate; fills rec (status infeasible/failed)."""
+            keras = _keras()
+            hp = trial.hyperparameters
+            parent = hp.values.get("tuner/trial_id")
+            if parent is not None:
+                prev = self.records.get(str(parent)) or self._stored.get(int(parent)) or {}
+                if "targets" in prev:
+                    for key in ("estimate", "violations", "targets", "feasible", "broken", "costs",
+                                "note"):
+                        if key in prev:
+                            rec[key] = prev[key]
+                    rec["checked_as"] = str(parent)
+                    return
+            t0 = time.perf_counter()
+            set_seed(self.seed + int(trial.trial_id))
+            try:
+                model = call_build(self.space, hp)
+                ests, note = self.check_candidate(model)
+                del model
+                self._fill(rec, ests)
+                if note:
+                    rec["note"] = note
+                if not rec["feasible"]:
+                    rec["status"] = "infeasible"
+                    rec["score"] = self._score(rec)
+            except Exception as exc:  # a candidate that cannot be checked is skipped
+                rec.update(status="failed", stage="check", feasible=False,
+                           error=str(exc).strip().splitlines()[0][:300] if str(exc).strip()
+                           else type(exc).__name__)
+            finally:
+                keras.backend.clear_session()
+                gc.collect()
+                self.seconds["build_check"] += time.perf_counter() - t0
+
+        def probe_smallest(self) -> dict[str, Any] | None:
+            """Check the space's smallest candidate (once per run directory)."""
+            if self.space.smallest is None:
+                return None
+            stored = self.store.get("smallest")
+            if stored is not None:
+                return stored
+            import keras_tuner as kt
+
+            keras = _keras()
+            hp = kt.HyperParameters()
+            hp.values.update(self.space.smallest)
+            rec: dict[str, Any] = {"trial_id": "smallest", "status": "probe"}
+            try:
+                model = call_build(self.space, hp)
+                hp.ensure_active_values()
+                rec["hyperparameters"] = {k: v for k, v in hp.values.items() if hp.is_active(k)}
+                ests, note = self.check_candidate(model)
+                del model
+                self._fill(rec, ests)
+                if note:
+                    rec["note"] = note
+            except Exception as exc:
+                rec.update(feasible=None, error=str(exc).strip().splitlines()[0][:300])
+            finally:
+                keras.backend.clear_session()
+                gc.collect()
+            self.store.put(rec, name="smallest")
+            self.on_event("smallest", rec)
+            return rec
+
         def search_feasible(self, *, trials: int, max_rejects: int) -> SearchResult:
+            """Draw candidates until ``trials`` trainings are done (see the module docstring)."""
             import keras_tuner as kt
 
             Status = kt.engine.trial.TrialStatus
             keras = _keras()
-            trained = sum(1 for r in self.records.values() if r.get("status") == "trained")
-            rejected_in_row = 0
-            while trained < trials:
+            used = 0.0
+            in_row = 0
+            idle = 0
+            replayed = 0
+            smallest: dict[str, Any] | None = self.store.get("smallest")
+            stop = ""
+            t_loop = time.perf_counter()
+            self.on_event("start", {"budget": trials, "targets": [t.name for t in self.targets],
+                                    "run_dir": str(self.run_dir),
+                                    "stored": len(self._stored), "objective": self.objective})
+            while used < trials - 1e-9:
                 trial = self.oracle.create_trial(self.tuner_id)
                 if trial.status == Status.STOPPED:
+                    stop = "the oracle has no more candidates (space exhausted or schedule done)"
                     break
                 if trial.status == Status.IDLE:
+                    idle += 1
+                    if idle > 10:
+                        stop = "the oracle is idle"
+                        break
                     continue
+                idle = 0
+                tid = trial.trial_id
                 hp = trial.hyperparameters
-                rec: dict[str, Any] = {"trial_id": trial.trial_id,
-                                       "hyperparameters": dict(hp.values)}
-                self.records[trial.trial_id] = rec
-                t0 = time.perf_counter()
-                set_seed(self.seed + int(trial.trial_id))
-                try:
-                    model = self.hypermodel.build(hp)
-                    est, v, note = self.check_candidate(model)
-                except EdgeMLError as exc:
-                    rec.update(status="failed", error=str(exc))
-                    trial.status, trial.message = Status.FAILED, str(exc)
-                    self.oracle.end_trial(trial)
-                    self.on_event("failed", rec)
-                    rejected_in_row += 1
-                    if rejected_in_row > max_rejects:
-                        break
+                stored = self._stored.get(int(tid))
+                if stored is not None:
+                    if not _same_values(stored.get("hyperparameters", {}), dict(hp.values)):
+                        raise EdgeMLError(
+                            f"cannot resume in {self.run_dir}: trial {tid} was drawn with other "
+                            "hyperparameters than this search draws now (the space, the data, "
+                            "the seed or edgeml changed)", hint="start a new run with --out")
+                    hp.values = dict(stored["hyperparameters"])
+                    rec = stored
+                    self.records[tid] = rec
+                    self._end(trial, rec)
+                    replayed += 1
+                    self.on_event("replayed", rec)
+                else:
+                    rec = {"trial_id": tid, "hyperparameters": dict(hp.values)}
+                    self.records[tid] = rec
+                    self._check(trial, rec)
+                    if rec.get("status") in ("infeasible", "failed"):
+                        self.store.put(rec)
+                        self._end(trial, rec)
+                        self.on_event(rec["status"], rec)
+                    else:
+                        self.on_event("train", {**rec, "budget_used": used,
+                                                "units": self._units(rec)})
+                        self.on_trial_begin(trial)
+                        t0 = time.perf_counter()
+                        try:
+                            self.run_trial(trial)
+                        except (KeyboardInterrupt, SystemExit, BudgetError):
+                            raise
+                        except Exception as exc:  # one broken candidate must not end the run
+                            text = str(exc).strip().splitlines()
+                            rec.update(status="failed", stage="train", feasible=False,
+                                       error=f"{type(exc).__name__}: {text[0][:300] if text else ''}")
+                        finally:
+                            keras.backend.clear_session()
+                            gc.collect()
+                        rec["seconds"] = round(time.perf_counter() - t0, 3)
+                        rec["rss_bytes"] = _rss_bytes()
+                        self.store.put(rec)
+                        self._end(trial, rec)
+                        self.on_event("trained", rec)
+                status = rec.get("status")
+                if status == "trained" or rec.get("stage") == "train":
+                    in_row = 0
+                    used += self._units(rec)
+                    self.on_event("progress", {"budget_used": used, "budget": trials,
+                                               "best": self._best_so_far()})
                     continue
-                finally:
-                    keras.backend.clear_session()
-                    self.seconds["build_check"] += time.perf_counter() - t0
-                rec.update(estimate=est.as_dict(), violations=v, note=note)
-                if not feasible(v):
-                    rec.update(status="infeasible", feasible=False,
-                               broken=[describe_violation(k, a, est) for k, a in v.items() if a > 0])
-                    trial.status, trial.message = Status.FAILED, "; ".join(rec["broken"])
-                    self.oracle.end_trial(trial)
-                    self.on_event("infeasible", rec)
-                    rejected_in_row += 1
-                    if rejected_in_row > max_rejects:
+                in_row += 1
+                if smallest is None and not any(r.get("status") == "trained"
+                                                for r in self.records.values()):
+                    smallest = self.probe_smallest()
+                    if smallest is not None and smallest.get("feasible") is False:
+                        stop = "the space's smallest candidate does not fit"
                         break
-                    continue
-                rejected_in_row = 0
-                self.on_event("train", rec)
-                self.on_trial_begin(trial)
-                self._try_run_and_update_trial(trial)
-                self.on_trial_end(trial)
-                if rec.get("status") != "trained":
-                    rec.update(status="failed", error=(trial.message or "").strip().splitlines()[-1:])
-                trained += 1
-                self.on_event("trained", rec)
-            done = [r for r in self.records.values() if r.get("status") == "trained" and r["feasible"]]
-            best = None
-            if done:
-                best = max(done, key=lambda r: (r["int8_val_accuracy"], -r["estimate"]["latency_ms"]))
-            return SearchResult(trials=list(self.records.values()), best=best,
-                                seconds=dict(self.seconds))
+                if in_row > max_rejects:
+                    stop = f"{in_row} candidates in a row did not fit"
+                    break
+            self.seconds["loop"] = time.perf_counter() - t_loop
+            records = list(self.records.values())
+            best = choose(records, self.objective, self.tolerance)
+            return SearchResult(trials=records, best=best, seconds=dict(self.seconds),
+                                smallest=smallest, stop_reason=stop, budget_used=used,
+                                replayed=replayed)
+
+        def _best_so_far(self) -> float | None:
+            accs = [r["int8_val_accuracy"] for r in self.records.values()
+                    if r.get("status") == "trained" and r.get("feasible")]
+            return max(accs) if accs else None
 
     _TUNER_CLASS = _EdgeTuner
     return _EdgeTuner
 
 
-def no_feasible_message(records: list[dict[str, Any]], target: Target, limits: Limits) -> BudgetError:
+# --------------------------------------------------------------------------- no fit
+_KB = 1024.0
+
+
+def no_feasible_message(records: list[dict[str, Any]], target: Target | Sequence[Target],
+                        limits: Limits) -> BudgetError:
     """Explain which limit no candidate met, with the smallest value seen."""
-    checked = [r for r in records if "violations" in r]
+    targets = (target,) if isinstance(target, Target) else tuple(target)
+    checked = [r for r in records if "targets" in r or "violations" in r]
     if not checked:
         errs = [r.get("error") for r in records if r.get("error")]
         return BudgetError("no candidate model could be built and checked" +
                            (f" ({errs[0]})" if errs else ""),
                            hint="run with --debug to see why")
-    counts: dict[str, int] = {}
+    counts: dict[tuple[str, str], int] = {}
     for r in checked:
-        for k, a in r["violations"].items():
-            if a > 0:
-                counts[k] = counts.get(k, 0) + 1
-    worst = max(counts, key=counts.get) if counts else "arena_bytes"
-    kb = 1024.0
-    fields = {
-        "arena_bytes": ("arena_bytes", target.arena_budget, "KB RAM (tensor arena)", "the target's arena budget", kb),
-        "max_arena_bytes": ("arena_bytes", limits.max_arena_bytes, "KB RAM (tensor arena)", "--max-ram-kb", kb),
-        "flash_bytes": ("model_bytes", target.model_flash_budget - target.runtime_flash_bytes, "KB flash", "the target's flash budget", kb),
-        "max_model_bytes": ("model_bytes", limits.max_model_bytes, "KB flash (model)", "--max-flash-kb", kb),
-        "max_latency_ms": ("latency_ms", limits.max_latency_ms, "ms latency", "--max-latency-ms", 1.0),
+        per = r.get("targets") or {targets[0].name: {"violations": r.get("violations", {})}}
+        for tname, info in per.items():
+            for k, a in info.get("violations", {}).items():
+                if a > 0:
+                    counts[(tname, k)] = counts.get((tname, k), 0) + 1
+    if not counts:
+        return BudgetError("no trained candidate fits after training",
+                           hint="run again with more trials")
+    tname, worst = max(counts, key=lambda key: counts[key])
+    tgt = next((t for t in targets if t.name == tname), targets[0])
+    fields = {  # constraint: (estimate key, limit, unit, what, where the limit comes from, divisor)
+        "arena_bytes": ("arena_bytes", tgt.arena_budget, "KB", "RAM (tensor arena)",
+                        f"{tgt.name}'s arena budget", _KB),
+        "max_arena_bytes": ("arena_bytes", limits.max_arena_bytes, "KB", "RAM (tensor arena)",
+                            "--max-ram-kb", _KB),
+        "flash_bytes": ("flash_bytes", tgt.model_flash_budget, "KB", "flash (model + kernels)",
+                        f"{tgt.name}'s model flash budget", _KB),
+        "max_model_bytes": ("model_bytes", limits.max_model_bytes, "KB", "flash (model)",
+                            "--max-flash-kb", _KB),
+        "max_latency_ms": ("latency_ms", limits.max_latency_ms, "ms", "latency",
+                           "--max-latency-ms", 1.0),
     }
+    n = len(checked)
     if worst in fields:
-        key, limit, unit, flag, div = fields[worst]
-        smallest = min(r["estimate"][key] for r in checked)
+        key, limit, unit, what, flag, div = fields[worst]
+
+        def value(r: dict[str, Any]) -> float:
+            per = r.get("targets", {}).get(tname)
+            est = per["estimate"] if per else r["estimate"]
+            if worst == "flash_bytes":  # model + kernel code, against the model flash budget
+                return float(est["flash_bytes"] - tgt.runtime_flash_bytes)
+            return float(est[key])
+
+        smallest = min(value(r) for r in checked)
         return BudgetError(
-            f"no candidate fits {target.name}: smallest candidate needs {smallest / div:.1f} {unit}; "
-            f"limit is {limit / div:.1f} ({flag}, {len(checked)} candidates checked)",
+            f"no candidate fits {tgt.name}: smallest candidate needs {smallest / div:.1f} {unit} "
+            f"{what}; limit is {limit / div:.1f} {unit} ({flag}, {n} candidate"
+            f"{'s' if n != 1 else ''} checked)",
             hint="raise the limit, choose a larger target, or reduce the input size")
     if worst == "unsupported_ops":
-        ops = sorted({o for r in checked for o in r["estimate"]["unsupported_ops"]})
-        return BudgetError(f"every candidate uses operators {', '.join(ops)} that {target.name}'s runtime lacks",
-                           hint="add the kernels to the target profile's runtime.ops")
-    return BudgetError(f"no candidate fits {target.name} ({worst})", hint="relax the limits")
+        ops = sorted({o for r in checked
+                      for o in (r.get("targets", {}).get(tname, {}).get("estimate")
+                                or r["estimate"])["unsupported_ops"]})
+        return BudgetError(f"every candidate uses operators {', '.join(ops)} that {tgt.name}'s "
+                           "runtime lacks", hint="add the kernels to the target profile's "
+                                                 "runtime.ops, or change the space")
+    if worst == "int8":
+        return BudgetError(f"no candidate converts to a fully int8 model, which {tgt.name} needs",
+                           hint="use layers the int8 converter supports")
+    return BudgetError(f"no candidate fits {tgt.name} ({worst})", hint="relax the limits")
