@@ -78,13 +78,29 @@ def _probe(model: bytes, arena: int) -> bool:
     return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
-def _bisect(model: bytes, hi: int) -> int:
-    """Smallest arena (to 16 bytes) that allocates and invokes; ``hi`` works."""
-    lo = 0  # known to fail
-    while hi - lo > 16:
-        mid = (lo + hi) // 2 // 16 * 16
-        if mid <= lo:
-            break
+ALIGN = 16  # TFLM aligns the arena and its buffers to 16 bytes (MicroArenaBufferAlignment)
+
+
+def _smallest_arena(model: bytes, total: int, big: int) -> int:
+    """Smallest arena, in whole 16-byte units, that allocates and invokes.
+
+    ``total`` is what the recording allocator reports after allocation (tail +
+    head); no smaller arena can work. It is enough unless a temporary peak
+    during allocation (kernel Prepare temporaries, or the memory planner's
+    scratch space) is larger than the final head: then search upwards.
+    """
+    start = -(-total // ALIGN) * ALIGN
+    if _probe(model, start):
+        return start
+    lo, step = start, 256
+    hi = lo + step
+    while not _probe(model, hi):
+        lo, step = hi, step * 2
+        hi = lo + step
+        if hi >= big:
+            return big
+    while hi - lo > ALIGN:
+        mid = (lo + hi) // 2 // ALIGN * ALIGN
         if _probe(model, mid):
             hi = mid
         else:
@@ -117,8 +133,7 @@ def main(workdir: str) -> int:
     result["output"] = _details(interp.get_output_details(0))
     if req.get("bisect"):
         total = int(result["recorded"].get("total", big))
-        hi = total if _probe(model, total) else big
-        result["bisected"] = _bisect(model, hi)
+        result["bisected"] = _smallest_arena(model, total, big)
     with open(os.path.join(workdir, "result.json"), "w") as f:
         json.dump(result, f)
     return 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ModelError
 
-__all__ = ["Graph", "Op", "TensorInfo", "read_graph"]
+__all__ = ["Graph", "Op", "TensorInfo", "read_graph", "keras_layer_name"]
 
 _DTYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool",
            7: "int16", 9: "int8", 10: "float64"}
@@ -35,6 +35,7 @@ class TensorInfo:
     zero_point: int | None
     is_constant: bool
     nbytes: int
+    n_scales: int = 0            # quantization scales (> 1: per-channel)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,20 @@ class Graph:
         return not any(t.dtype in ("float32", "float16") for t in self.tensors)
 
 
+def keras_layer_name(tensor_name: str) -> str:
+    """The Keras layer behind a converted tensor name, for messages.
+
+    The converter names an operator's output after the ops fused into it, e.g.
+    ``model/conv2d_1/Relu;model/conv2d_1/BiasAdd;...``: the layer is the path
+    component after the model's name. Names without that shape come back as is.
+    """
+    first = tensor_name.split(";")[0]
+    parts = [p for p in first.split("/") if p]
+    if len(parts) >= 3:
+        return parts[1]
+    return first or tensor_name
+
+
 @lru_cache(maxsize=1)
 def _schema() -> Any:
     try:
@@ -132,7 +147,9 @@ def _build(m: Any, model: bytes, fb: Any) -> Graph:
         dtype = _DTYPES.get(int(t.type), f"type{int(t.type)}")
         q = t.quantization
         scale = zp = None
+        n_scales = 0
         if q is not None and q.scale is not None and len(q.scale) > 0:
+            n_scales = len(q.scale)
             scale = float(q.scale[0])
             zp = int(q.zeroPoint[0]) if q.zeroPoint is not None and len(q.zeroPoint) else 0
         buf = buffers[t.buffer] if 0 <= t.buffer < len(buffers) else None
@@ -141,7 +158,7 @@ def _build(m: Any, model: bytes, fb: Any) -> Graph:
         n = int(np.prod(shape)) if shape else 1
         itemsize = np.dtype(_NP[dtype]).itemsize if dtype in _NP else 1
         name = t.name.decode() if isinstance(t.name, bytes) else str(t.name or "")
-        tensors.append(TensorInfo(i, name, shape, dtype, scale, zp, const, n * itemsize))
+        tensors.append(TensorInfo(i, name, shape, dtype, scale, zp, const, n * itemsize, n_scales))
     ops: list[Op] = []
     for k, o in enumerate(sg.operators or []):
         code = m.operatorCodes[o.opcodeIndex]
