@@ -87,7 +87,8 @@ _SEARCH_DEFAULTS = {"target": "esp32", "label": "label", "trials": 10, "epochs":
                     "strategy": "random", "objective": "accuracy", "accuracy_tolerance": 0.02}
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
-                 "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms")
+                 "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
+                 "prune", "structured", "qat", "max_int8_drop")
 
 
 class _SearchConsole:
@@ -223,6 +224,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
                                trials=args.trials, epochs=args.epochs, seed=args.seed,
                                strategy=args.strategy, objective=args.objective,
                                tolerance=args.accuracy_tolerance, space=args.space,
+                               prune=args.prune, structured=args.structured, qat=bool(args.qat),
+                               max_int8_drop=2.0 if args.max_int8_drop is None
+                               else args.max_int8_drop,
                                limits=Limits(max_arena_bytes=_kb_limit(args.max_ram_kb),
                                              max_model_bytes=_kb_limit(args.max_flash_kb),
                                              max_latency_ms=args.max_latency_ms))
@@ -271,6 +275,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         ("RAM", f"{est['arena_bytes'] / KB:.1f} KB arena + runtime = {est['ram_bytes'] / KB:.1f} KB"),
         ("latency (estimate)", f"{est['latency_ms']:.2f} ms, {est['energy_uj']:.0f} uJ/inference"),
     ]
+    if best.get("compression"):
+        rows.append(("compression", _compression_line(best["compression"])))
     if len(names) > 1:
         rows.append(("fits", "; ".join(f"{n}: {e['latency_ms']:.2f} ms, {e['energy_uj']:.0f} uJ, "
                                        f"{e['ram_bytes'] / KB:.1f} KB RAM"
@@ -313,6 +319,142 @@ def _print_rows(title: str, rows: list[tuple[str, str]]) -> None:
     for key, value in rows:
         table.add_row(key, value)
     con.print(table)
+
+
+# --------------------------------------------------------------------------- compress / export
+def _compression_line(section: dict[str, Any]) -> str:
+    return (f"{section['chosen_stage']} ({section['int8_method'].upper()}): "
+            f"{100 * section['macs_reduction']:.0f}% fewer MACs, int8 "
+            f"{section['int8_accuracy']:.4f} vs float {section['baseline_float_accuracy']:.4f} "
+            f"({-section['int8_drop_points']:+.2f} points)")
+
+
+def _cmd_compress(args: argparse.Namespace) -> int:
+    from .pipeline import compress_run
+
+    err = _console(stderr=True)
+    quiet = args.quiet or args.json
+
+    def on_event(kind: str, rec: dict[str, Any]) -> None:
+        if quiet:
+            return
+        if kind == "data":
+            err.print(f"data: {rec['name']} ({rec['train']}/{rec['val']}/{rec['test']} "
+                      "train/val/test)")
+        elif kind == "compress_stage":
+            f_acc = "-" if rec["float_accuracy"] is None else f"{rec['float_accuracy']:.4f}"
+            err.print(f"  {rec['stage']}: int8 acc {rec['int8_accuracy']:.4f} (float {f_acc}), "
+                      f"{rec['macs']:,} MACs, model {rec['model_bytes'] / KB:.1f} KB, arena "
+                      f"{rec['arena_bytes'] / KB:.1f} KB, {rec['latency_ms']:.3f} ms")
+
+    if not quiet:
+        wanted = [f"--prune {args.prune}" if args.prune else "",
+                  f"--structured {args.structured}" if args.structured else "",
+                  "--qat" if args.qat else ""]
+        err.print(f"edgeml {__version__}: compressing {args.run_dir} "
+                  f"({' '.join(w for w in wanted if w) or 'int8 check only'})")
+    result = compress_run(args.run_dir, prune=args.prune, structured=args.structured,
+                          qat=args.qat, max_int8_drop=args.max_int8_drop, epochs=args.epochs,
+                          data=args.data, label=args.label, on_event=on_event)
+    section = result.report["chosen"]["compression"]
+    if args.json:
+        print(json.dumps({"run_dir": str(result.run_dir), **section,
+                          "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
+        return 0
+    from .export.compress_report import STAGE_HEADER, stage_rows
+
+    con = _console()
+    rows = stage_rows(section)
+    if con.is_terminal:
+        from rich.table import Table
+
+        table = Table(title=f"edgeml: compression of {result.run_dir}")
+        for col in STAGE_HEADER:
+            table.add_column(col, justify="left" if col == "stage" else "right")
+        for r in rows:
+            table.add_row(*r)
+        con.print(table)
+    else:
+        print(f"edgeml: compression of {result.run_dir}")
+        print("  " + " | ".join(STAGE_HEADER))
+        for r in rows:
+            print("  " + " | ".join(r))
+    print(f"chosen: {_compression_line(section)}")
+    for note in section.get("notes", []):
+        print(f"note: {note}")
+    print(f"files: {result.run_dir}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import FORMATS, export_model, load_artifact
+    from .export.c_array import c_identifier
+
+    if args.format not in FORMATS:  # before the (slower) model checks
+        raise EdgeMLError(f"unknown export format {args.format!r}",
+                          hint=f"use --format {', '.join(FORMATS)}")
+    c_identifier(args.name)
+    art = load_artifact(args.source, target=args.target)
+    result = export_model(art, fmt=args.format, out=args.out, name=args.name, force=args.force)
+    if args.json:
+        print(json.dumps({"format": result.format, "root": str(result.root),
+                          "files": [str(f) for f in result.files],
+                          "arena_bytes_measured": art.arena_bytes, "ops": list(art.ops)},
+                         indent=2))
+        return 0
+    print(f"edgeml: exported {args.format} ({len(art.model) / KB:.1f} KB model, "
+          f"{len(art.ops)} operators, arena {art.arena_bytes / KB:.1f} KB measured) to {result.root}")
+    for f in result.files:
+        print(f"  {f}")
+    return 0
+
+
+def _add_compress_export_parsers(sub: Any) -> None:
+    c = sub.add_parser("compress", help="prune and quantize the chosen model of a finished run",
+                       description="Compress a finished run's chosen model: structured pruning "
+                                   "(channels removed, fewer MACs), magnitude pruning, and int8 "
+                                   "by QAT or post-training quantization, every stage measured in "
+                                   "the TFLite Micro interpreter. Rewrites the run's model and C "
+                                   "files; the original search model is kept in its trial folder.")
+    c.add_argument("run_dir", metavar="RUN_DIR", help="directory of a finished edgeml search")
+    c.add_argument("--prune", type=float, default=None, metavar="S",
+                   help="magnitude-prune Conv/Dense kernels to sparsity S (0-1); zeros do not "
+                        "shrink a TFLM model, see --structured")
+    c.add_argument("--structured", type=float, default=None, metavar="S",
+                   help="remove a fraction S (0-1) of the channels of every prunable layer")
+    c.add_argument("--qat", action="store_true",
+                   help="quantization-aware training (kept only if it beats post-training "
+                        "quantization on the validation split)")
+    c.add_argument("--max-int8-drop", type=float, default=2.0, metavar="P",
+                   help="fail when the int8 accuracy (TFLM) is more than P points below the "
+                        "float accuracy of the search's model [default: 2]")
+    c.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs per stage "
+                                                          "[default: 10]")
+    c.add_argument("--data", default=None, help="the run's data, if it was moved")
+    c.add_argument("--label", default=None, help="label column of a CSV given with --data")
+    c.add_argument("--quiet", action="store_true", help="print only the final table")
+    c.add_argument("--json", action="store_true", help="print the result as JSON")
+    c.set_defaults(func=_cmd_compress)
+
+    e = sub.add_parser("export", help="write the model for a firmware project",
+                       description="Export an int8 model as .tflite, C files (model_data.cc/.h, "
+                                   "op_resolver.h), or an ESP-IDF component, Arduino library or "
+                                   "Zephyr module. Existing files are not overwritten without "
+                                   "--force.")
+    e.add_argument("source", metavar="RUN_DIR|MODEL.tflite",
+                   help="a finished run directory, or a .tflite file (with --target)")
+    e.add_argument("--format", default="c", metavar="FORMAT",
+                   help="tflite, c, esp-idf, arduino or zephyr [default: c]")
+    e.add_argument("--out", required=True, help="folder to write into (packages are created "
+                                                "inside it as edgeml_<name>/)")
+    e.add_argument("--target", default=None,
+                   help="target board (required for a .tflite file; default: the run's target)")
+    e.add_argument("--name", default="model",
+                   help="C identifier for the symbols and files (g_<name>, <name>_data.cc) "
+                        "[default: model]")
+    e.add_argument("--force", action="store_true", help="overwrite existing files")
+    e.add_argument("--json", action="store_true", help="print the written files as JSON")
+    e.set_defaults(func=_cmd_export)
 
 
 # --------------------------------------------------------------------------- parser
@@ -358,9 +500,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-ram-kb", type=float, default=None, help="cap on the tensor arena (KB)")
     s.add_argument("--max-flash-kb", type=float, default=None, help="cap on the model's bytes (KB)")
     s.add_argument("--max-latency-ms", type=float, default=None, help="cap on estimated latency (ms)")
+    s.add_argument("--prune", type=float, default=None, metavar="S",
+                   help="compress the chosen model: magnitude-prune its kernels to sparsity S")
+    s.add_argument("--structured", type=float, default=None, metavar="S",
+                   help="compress the chosen model: remove a fraction S of its channels")
+    s.add_argument("--qat", action="store_true", default=None,
+                   help="compress the chosen model: quantization-aware training (kept when it "
+                        "beats post-training quantization)")
+    s.add_argument("--max-int8-drop", type=float, default=None, metavar="P",
+                   help="with compression: fail when int8 accuracy is more than P points below "
+                        "float [default: 2]")
     s.add_argument("--quiet", action="store_true", help="print only the final summary")
     s.add_argument("--json", action="store_true", help="print the final summary as JSON")
     s.set_defaults(func=_cmd_search)
+    _add_compress_export_parsers(sub)
 
     t = sub.add_parser("targets", help="list target boards, or show one",
                        description="List the shipped target profiles, or show one in full.")

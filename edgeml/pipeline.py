@@ -33,7 +33,8 @@ __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_
 Event = Callable[[str, dict[str, Any]], None]
 RUN_FILE = "run.json"
 #: files of a finished run; report.json is written last and removed first
-RESULT_FILES = ("report.json", "model.tflite", "model_data.cc", "model_data.h", "report.md",
+RESULT_FILES = ("report.json", "model.tflite", "model_data.cc", "model_data.h", "op_resolver.h",
+                "report.md",
                 "pareto.png")
 
 
@@ -52,6 +53,10 @@ class SearchConfig:
     objective: str = "accuracy"
     tolerance: float = 0.02
     space: str | None = None          # a Python file with build(hp); None = built-in space
+    prune: float | None = None        # compress the chosen model: unstructured sparsity,
+    structured: float | None = None   # fraction of channels removed,
+    qat: bool = False                 # quantization-aware training,
+    max_int8_drop: float = 2.0        # allowed float -> int8 loss (points)
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -97,6 +102,7 @@ def _validate(cfg: SearchConfig) -> None:
         if value is not None and not value > 0:
             raise EdgeMLError(f"{flag} must be a positive number (got {value})",
                               hint=f"omit {flag} to use the target's own limit")
+    _compress_options(cfg, {}).validate()
 
 
 def _load_space(cfg: SearchConfig, dataset: Dataset) -> Any:
@@ -239,6 +245,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     best = dict(result.best)
     emit("final", {"trial_id": best["trial_id"]})
     model_bytes = Path(best["tflite"]).read_bytes()
+    best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run_dir, emit)
     t1 = time.perf_counter()
     test = evaluate_int8(model_bytes, dataset.x_test, dataset.y_test)
     keras = _keras()
@@ -247,7 +254,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     t_final = time.perf_counter() - t1
     best.update(int8_test_accuracy=test.accuracy, float_test_accuracy=float_test)
 
-    from .export import CModelInfo, render_header, render_markdown, render_source
+    from .estimate import read_graph
+    from .export import CModelInfo, write_c_files
     from .export.report import render_pareto_png
 
     info = CModelInfo(model=model_bytes, arena_bytes=int(best["estimate"]["arena_bytes"]),
@@ -284,9 +292,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     }
     files = {
         "model.tflite": atomic_write(run_dir / "model.tflite", model_bytes),
-        "model_data.h": atomic_write(run_dir / "model_data.h", render_header(info)),
-        "model_data.cc": atomic_write(run_dir / "model_data.cc", render_source(info)),
-        "report.md": atomic_write(run_dir / "report.md", render_markdown(report)),
+        **write_c_files(info, read_graph(model_bytes).op_names, run_dir),
+        "report.md": atomic_write(run_dir / "report.md", _markdown(report)),
     }
     png = render_pareto_png(report, run_dir / "pareto.png")
     if png is not None:
@@ -308,6 +315,167 @@ def _fit_matrix(records: list[dict[str, Any]], targets: list[Target]) -> dict[st
                      "latency_ms": {t: p["estimate"]["latency_ms"] for t, p in per.items()},
                      "energy_uj": {t: p["estimate"]["energy_uj"] for t, p in per.items()}})
     return {"targets": [t.name for t in targets], "rows": rows}
+
+
+# --------------------------------------------------------------------------- compression
+def _compress_options(cfg: SearchConfig, hp: dict[str, Any], *, epochs: int = 10) -> Any:
+    from .compress.chain import CompressOptions
+
+    return CompressOptions(prune=cfg.prune, structured=cfg.structured, qat=bool(cfg.qat),
+                           max_int8_drop=float(cfg.max_int8_drop), seed=cfg.seed,
+                           epochs=max(1, min(int(cfg.epochs), int(epochs))),
+                           lr=float(hp["lr"]) if hp.get("lr") else None,
+                           batch_size=int(hp.get("batch_size") or 32))
+
+
+def _compress_chosen(cfg: SearchConfig, best: dict[str, Any], model_bytes: bytes,
+                     dataset: Dataset, target: Target, run_dir: Path,
+                     emit: Event) -> tuple[dict[str, Any], bytes]:
+    """Compress the chosen model when the run asks for it (--prune/--structured/--qat)."""
+    options = _compress_options(cfg, best.get("hyperparameters", {})).validate()
+    if not options.active:
+        return best, model_bytes
+    from ._tf import keras as _keras
+    from .compress import compress_model
+
+    emit("compress", {"trial_id": best["trial_id"], "prune": options.prune,
+                      "structured": options.structured, "qat": options.qat})
+    model = _keras().models.load_model(best["keras"])
+    result = compress_model(model, dataset, target, options, baseline_bytes=model_bytes,
+                            on_event=emit)
+    return _record_compression(best, result, run_dir), result.model_bytes
+
+
+def _record_compression(best: dict[str, Any], result: Any, run_dir: Path) -> dict[str, Any]:
+    """Save the compressed model under RUN_DIR/compress/ and point the run at it."""
+    import os
+
+    from .estimate import estimate_graph, read_graph
+
+    out = run_dir / "compress"
+    tflite = atomic_write(out / "model.tflite", result.model_bytes)
+    tmp = out / f".model.{os.getpid()}.tmp.keras"
+    result.float_model.save(str(tmp))
+    os.replace(tmp, out / "model.keras")
+    best = dict(best)
+    best.setdefault("search_tflite", best["tflite"])
+    best.setdefault("search_estimate", best["estimate"])
+    best.update(tflite=str(tflite), compressed_keras=str(out / "model.keras"),
+                estimate=result.estimate.as_dict(), compression=result.as_dict())
+    graph = read_graph(result.model_bytes)
+    for name, info in (best.get("targets") or {}).items():  # re-cost on every target of the run
+        try:
+            info["estimate"] = estimate_graph(graph, load_target(name),
+                                              arena_bytes=result.estimate.arena_bytes).as_dict()
+        except EdgeMLError:
+            pass
+    return best
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    from .export import render_markdown
+    from .export.compress_report import render_compression_markdown
+
+    return render_markdown(report) + render_compression_markdown(
+        (report.get("chosen") or {}).get("compression"))
+
+
+def _run_path(run_dir: Path, recorded: str, out: str | None) -> Path:
+    """A path recorded in a run's report, found again if the run was moved or the
+    command runs from another directory."""
+    p = Path(recorded)
+    if p.exists():
+        return p
+    if out and recorded.startswith(str(out)):
+        q = run_dir / Path(recorded).relative_to(Path(out))
+        if q.exists():
+            return q
+    parts = p.parts
+    for i in range(len(parts)):
+        q = run_dir.joinpath(*parts[i:])
+        if q.exists():
+            return q
+    raise EdgeMLError(f"{recorded} (from {run_dir}/report.json) does not exist",
+                      hint="the run directory is incomplete; run the search again")
+
+
+def compress_run(run_dir: str | Path, *, prune: float | None = None,
+                 structured: float | None = None, qat: bool = False,
+                 max_int8_drop: float = 2.0, epochs: int = 10, data: str | None = None,
+                 label: str | None = None, on_event: Event | None = None) -> RunResult:
+    """Compress the chosen model of a finished run and rewrite the run's artifacts.
+
+    Always starts from the model the search chose (compressing twice does not
+    stack). Nothing in the run changes unless compression succeeds and passes
+    the ``max_int8_drop`` check.
+    """
+    from ._tf import keras as _keras
+    from .compress import compress_model
+    from .compress.chain import CompressOptions
+    from .estimate import read_graph
+    from .export import CModelInfo, write_c_files
+
+    emit = on_event or (lambda kind, rec: None)
+    run_dir = Path(run_dir)
+    report_path = run_dir / "report.json"
+    if not report_path.is_file():
+        raise EdgeMLError(f"{run_dir} is not a finished edgeml run (no report.json)",
+                          hint="pass the --out directory of a completed `edgeml search`")
+    try:
+        report = json.loads(report_path.read_text())
+        meta = json.loads((run_dir / RUN_FILE).read_text()) if (run_dir / RUN_FILE).exists() \
+            else {}
+        chosen = report["chosen"]
+        conf = meta.get("config", {})
+        seed = int(conf.get("seed", report["search"]["seed"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EdgeMLError(f"{report_path} is unreadable ({exc})",
+                          hint="run the search again") from exc
+    hp = chosen.get("hyperparameters", {})
+    options = CompressOptions(prune=prune, structured=structured, qat=qat,
+                              max_int8_drop=max_int8_drop, epochs=epochs, seed=seed,
+                              lr=float(hp["lr"]) if hp.get("lr") else None,
+                              batch_size=int(hp.get("batch_size") or 32)).validate()
+    source = data if data is not None else conf.get("data")
+    if source is None and not conf and report["dataset"]["name"] != "digits":
+        raise EdgeMLError(f"{run_dir} does not record where its data came from",
+                          hint="pass the data file with --data (and --label for a CSV)")
+    dataset = load_dataset(source, label_column=label or conf.get("label") or "label", seed=seed)
+    if report["dataset"].get("fingerprint") and \
+            dataset.fingerprint != report["dataset"]["fingerprint"]:
+        raise EdgeMLError(f"the data {source or 'digits'!r} differs from the data of run {run_dir}",
+                          hint="pass the run's data file with --data")
+    emit("data", dataset.summary())
+    target_names = [n.strip() for n in str(conf.get("target") or report["target"]["name"]).split(",")]
+    target = load_target(target_names[0])
+    out = conf.get("out")
+    keras_path = _run_path(run_dir, chosen["keras"], out)
+    base_path = _run_path(run_dir, chosen.get("search_tflite", chosen["tflite"]), out)
+    model = _keras().models.load_model(str(keras_path))
+    result = compress_model(model, dataset, target, options, baseline_bytes=base_path.read_bytes(),
+                            on_event=emit)
+
+    best = {k: v for k, v in chosen.items() if k not in ("compression", "compressed_keras")}
+    if "search_estimate" in best:  # a compressed run: start again from the search's model
+        best["estimate"] = best.pop("search_estimate")
+        best["tflite"] = best.pop("search_tflite")
+    best = _record_compression(best, result, run_dir)
+    best["int8_test_accuracy"] = result.chosen.int8_accuracy
+    report["chosen"] = best
+    graph = read_graph(result.model_bytes)
+    inp, outp = graph.input(0), graph.output(0)
+    info = CModelInfo(model=result.model_bytes, arena_bytes=result.estimate.arena_bytes,
+                      input_scale=float(inp.scale or 1.0), input_zero_point=int(inp.zero_point or 0),
+                      output_scale=float(outp.scale or 1.0),
+                      output_zero_point=int(outp.zero_point or 0), labels=dataset.labels,
+                      raw_input_scale=dataset.scale, raw_input_offset=dataset.offset,
+                      input_shape=dataset.input_shape)
+    report_path.unlink()  # the run no longer looks complete until report.json is back
+    files = {"model.tflite": atomic_write(run_dir / "model.tflite", result.model_bytes),
+             **write_c_files(info, graph.op_names, run_dir),
+             "report.md": atomic_write(run_dir / "report.md", _markdown(report))}
+    files["report.json"] = dump_json(report_path, report)  # written last
+    return RunResult(run_dir=run_dir, report=report, files=files)
 
 
 def _version() -> str:

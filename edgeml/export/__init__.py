@@ -1,8 +1,19 @@
-"""Export: ``.tflite``, C arrays for firmware, and run reports."""
+"""Export: ``.tflite``, C arrays and op resolvers for firmware, packages, and run reports."""
 
 from __future__ import annotations
 
 from .c_array import CModelInfo, c_identifier, render_header, render_source
+from .formats import (
+    FORMATS,
+    ExportResult,
+    ModelArtifact,
+    export_model,
+    load_artifact,
+    write_c_files,
+)
+from .op_resolver import render_op_resolver
 from .report import render_markdown
 
-__all__ = ["CModelInfo", "c_identifier", "render_header", "render_source", "render_markdown"]
+__all__ = ["CModelInfo", "c_identifier", "render_header", "render_source", "render_markdown",
+           "render_op_resolver", "FORMATS", "ModelArtifact", "ExportResult", "load_artifact",
+           "export_model", "write_c_files"]

@@ -1,0 +1,107 @@
+"""``op_resolver.h``: a ``tflite::MicroMutableOpResolver<N>`` with exactly the model's operators.
+
+An ``AllOpsResolver`` links every TFLM kernel into the firmware (tens of KB
+of flash); the mutable resolver links only the ``Add*`` calls made. The
+table maps TFLite builtin operator names (as in the flatbuffer schema) to
+the ``MicroMutableOpResolver`` method that registers the kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..errors import ExportError
+from .c_array import c_identifier, camel
+
+__all__ = ["RESOLVER_METHODS", "resolver_methods", "render_op_resolver", "resolver_symbols"]
+
+# TFLite builtin operator -> tflite::MicroMutableOpResolver method (TFLM, 2025).
+RESOLVER_METHODS: dict[str, str] = {
+    "ABS": "AddAbs", "ADD": "AddAdd", "ADD_N": "AddAddN", "ARG_MAX": "AddArgMax",
+    "ARG_MIN": "AddArgMin", "ASSIGN_VARIABLE": "AddAssignVariable",
+    "AVERAGE_POOL_2D": "AddAveragePool2D", "BATCH_MATMUL": "AddBatchMatMul",
+    "BATCH_TO_SPACE_ND": "AddBatchToSpaceNd", "BROADCAST_ARGS": "AddBroadcastArgs",
+    "BROADCAST_TO": "AddBroadcastTo", "CALL_ONCE": "AddCallOnce", "CAST": "AddCast",
+    "CEIL": "AddCeil", "CONCATENATION": "AddConcatenation", "CONV_2D": "AddConv2D",
+    "COS": "AddCos", "CUMSUM": "AddCumSum", "DEPTH_TO_SPACE": "AddDepthToSpace",
+    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D", "DEQUANTIZE": "AddDequantize", "DIV": "AddDiv",
+    "ELU": "AddElu", "EMBEDDING_LOOKUP": "AddEmbeddingLookup", "EQUAL": "AddEqual",
+    "EXP": "AddExp", "EXPAND_DIMS": "AddExpandDims", "FILL": "AddFill", "FLOOR": "AddFloor",
+    "FLOOR_DIV": "AddFloorDiv", "FLOOR_MOD": "AddFloorMod",
+    "FULLY_CONNECTED": "AddFullyConnected", "GATHER": "AddGather", "GATHER_ND": "AddGatherNd",
+    "GREATER": "AddGreater", "GREATER_EQUAL": "AddGreaterEqual", "HARD_SWISH": "AddHardSwish",
+    "IF": "AddIf", "L2_NORMALIZATION": "AddL2Normalization", "L2_POOL_2D": "AddL2Pool2D",
+    "LEAKY_RELU": "AddLeakyRelu", "LESS": "AddLess", "LESS_EQUAL": "AddLessEqual",
+    "LOG": "AddLog", "LOGICAL_AND": "AddLogicalAnd", "LOGICAL_NOT": "AddLogicalNot",
+    "LOGICAL_OR": "AddLogicalOr", "LOGISTIC": "AddLogistic", "LOG_SOFTMAX": "AddLogSoftmax",
+    "MAXIMUM": "AddMaximum", "MAX_POOL_2D": "AddMaxPool2D", "MEAN": "AddMean",
+    "MINIMUM": "AddMinimum", "MIRROR_PAD": "AddMirrorPad", "MUL": "AddMul", "NEG": "AddNeg",
+    "NOT_EQUAL": "AddNotEqual", "PACK": "AddPack", "PAD": "AddPad", "PADV2": "AddPadV2",
+    "PRELU": "AddPrelu", "QUANTIZE": "AddQuantize", "READ_VARIABLE": "AddReadVariable",
+    "REDUCE_MAX": "AddReduceMax", "REDUCE_MIN": "AddReduceMin", "RELU": "AddRelu",
+    "RELU6": "AddRelu6", "RESHAPE": "AddReshape", "RESIZE_BILINEAR": "AddResizeBilinear",
+    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "REVERSE_V2": "AddReverseV2",
+    "ROUND": "AddRound", "RSQRT": "AddRsqrt", "SELECT_V2": "AddSelectV2", "SHAPE": "AddShape",
+    "SIN": "AddSin", "SLICE": "AddSlice", "SOFTMAX": "AddSoftmax",
+    "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd", "SPACE_TO_DEPTH": "AddSpaceToDepth",
+    "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV", "SQRT": "AddSqrt", "SQUARE": "AddSquare",
+    "SQUARED_DIFFERENCE": "AddSquaredDifference", "SQUEEZE": "AddSqueeze",
+    "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub", "SUM": "AddSum", "SVDF": "AddSvdf",
+    "TANH": "AddTanh", "TRANSPOSE": "AddTranspose", "TRANSPOSE_CONV": "AddTransposeConv",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM", "UNPACK": "AddUnpack",
+    "VAR_HANDLE": "AddVarHandle", "WHILE": "AddWhile", "ZEROS_LIKE": "AddZerosLike",
+    # custom operators with a registration call of their own
+    "CUSTOM:TFLite_Detection_PostProcess": "AddDetectionPostprocess",
+    "CUSTOM:ethos-u": "AddEthosU",
+}
+
+
+def resolver_methods(op_names: Iterable[str]) -> list[str]:
+    """The ``Add*`` calls for ``op_names`` (distinct, in first-use order)."""
+    out: list[str] = []
+    for op in dict.fromkeys(op_names):
+        method = RESOLVER_METHODS.get(op)
+        if method is None:
+            raise ExportError(f"operator {op} has no TFLite Micro kernel registration",
+                              hint="replace the layer that produces it, or register a custom "
+                                   "kernel by hand after export")
+        out.append(method)
+    return out
+
+
+def resolver_symbols(name: str) -> dict[str, str]:
+    c_identifier(name)
+    stem = camel(name)
+    return {"count": f"k{stem}OpCount", "type": f"{stem}OpResolver",
+            "register": f"Register{stem}Ops", "guard": f"EDGEML_{name.upper()}_OP_RESOLVER_H_"}
+
+
+def render_op_resolver(op_names: Iterable[str], *, name: str = "model") -> str:
+    ops = list(dict.fromkeys(op_names))
+    methods = resolver_methods(ops)
+    s = resolver_symbols(name)
+    body = [f"  if (resolver.{m}() != kTfLiteOk) return kTfLiteError;  // {op}"
+            for m, op in zip(methods, ops, strict=True)]
+    return "\n".join([
+        "// Generated by edgeml. Do not edit: re-run `edgeml export` instead.",
+        f"// Registers exactly the {len(ops)} TFLite Micro operators the model uses, so only",
+        "// their kernels are linked into the firmware.",
+        f"//   static {s['type']} resolver;",
+        f"//   if ({s['register']}(resolver) != kTfLiteOk) {{ /* handle the error */ }}",
+        "//   tflite::MicroInterpreter interpreter(model, resolver, arena, arena_size);",
+        f"#ifndef {s['guard']}",
+        f"#define {s['guard']}",
+        "",
+        '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"',
+        "",
+        f"constexpr int {s['count']} = {len(ops)};",
+        f"using {s['type']} = tflite::MicroMutableOpResolver<{s['count']}>;",
+        "",
+        f"inline TfLiteStatus {s['register']}({s['type']}& resolver) {{",
+        *body,
+        "  return kTfLiteOk;",
+        "}",
+        "",
+        f"#endif  // {s['guard']}",
+        "",
+    ])
