@@ -235,8 +235,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     t_search = time.perf_counter() - t0
     records = sorted(result.trials, key=lambda r: int(r["trial_id"]))
     if result.best is None:
-        probe = [result.smallest] if result.smallest else []
-        raise no_feasible_message(records + probe, targets, cfg.limits)
+        raise no_feasible_message(records + result.smallest, targets, cfg.limits)
 
     front = {r["trial_id"] for r in pareto_front(records)}
     for r in records:
@@ -284,7 +283,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                    "replayed": result.replayed, "budget_used": round(result.budget_used, 3),
                    "stop_reason": result.stop_reason},
         "trials": records,
-        "smallest_candidate": result.smallest,
+        "smallest_candidates": result.smallest,
         "pareto": [r["trial_id"] for r in records if r.get("pareto")],
         "fit_matrix": _fit_matrix(records, targets),
         "chosen": best,

@@ -67,13 +67,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         "| trial | status | hyperparameters | model KB | arena KB | latency ms | float acc | int8 acc | note |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    trials = list(report["trials"])
-    if report.get("smallest_candidate"):
-        trials.append(report["smallest_candidate"])
+    trials = list(report["trials"]) + list(report.get("smallest_candidates") or [])
     for r in trials:
         e = r.get("estimate", {})
         note = "; ".join(r.get("broken", [])) or r.get("note", "") or (r.get("error") or "")
-        if r.get("trial_id") == "smallest":
+        if str(r.get("trial_id")).startswith("smallest"):
             note = "the space's smallest candidate" + (f"; {note}" if note else "")
         lat = e.get("latency_ms")
         lines.append(

@@ -9,16 +9,19 @@ last layer is a separate ``Softmax`` ("probs") after a ``Dense`` ("logits").
 Hyperparameters that only make sense for one architecture live in a Keras
 Tuner conditional scope, so the oracles neither sample nor model them when they
 are inactive. In every built-in space the first value of each choice (the
-default) gives the smallest model, so building with all defaults gives the
-smallest candidate of the space (:attr:`Space.smallest`); the search uses it to
-stop at once when even that candidate does not fit.
+default) gives the smallest model for most limits; :attr:`Space.smallest` lists
+the few candidates that are together the smallest of the space for every limit
+(e.g. a global-pooling head for flash and latency, a flatten head for RAM). The
+search checks them after the first rejection and stops at once when none fits.
 
 Shared training hyperparameters: ``lr``, ``batch_size``, ``dropout``.
 
 A user's own space is a Python file with a ``build(hp)`` function returning a
 compiled-or-not ``tf_keras`` model that ends in a softmax over the classes
-(:func:`load_space_file`). It may define ``SMALLEST = {...}``: hyperparameter
-values of its smallest candidate.
+(:func:`load_space_file`). It may define ``SMALLEST``: the hyperparameter values
+of its smallest candidate (a dict), or of a few candidates that together are the
+smallest for every limit (a list of dicts); without it an impossible budget is
+only noticed after many rejected candidates.
 """
 
 from __future__ import annotations
@@ -50,8 +53,9 @@ class Space:
     build: Callable[[Any], Any]
     name: str
     description: str = ""
-    #: hyperparameter values of the smallest candidate ({} = all defaults), or None if unknown
-    smallest: dict[str, Any] | None = None
+    #: hyperparameter values of the candidates that together are the smallest of the
+    #: space for every limit ({} = all defaults); None if unknown
+    smallest: tuple[dict[str, Any], ...] | None = None
     source: str = "builtin"           # "builtin" or the path of the user's file
     digest: str = ""                  # sha256 of the user's file (resume checks it)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -115,14 +119,14 @@ def image_space(input_shape: tuple[int, ...], num_classes: int) -> Space:
         depth = hp.Int("depth", 1, max_depth) if max_depth > 1 else 1
         reduce = hp.Choice("reduce", ["stride", "maxpool"])
         big = size >= 8
-        if arch == "conv":
-            with hp.conditional_scope("arch", ["conv"]):
-                kernel = hp.Choice("kernel", [3, 5]) if big else 3
-            stem_kernel = kernel
-        else:
-            with hp.conditional_scope("arch", ["dscnn"]):
-                kernel = hp.Choice("dw_kernel", [3, 5]) if big else 3
-                stem_kernel = hp.Choice("stem_kernel", [3, 5]) if big else 3
+        # Scopes are entered whatever ``arch`` is, so keras-tuner sees (and registers)
+        # both branches; inside an inactive scope a hyperparameter is not sampled.
+        with hp.conditional_scope("arch", ["conv"]):
+            conv_kernel = hp.Choice("kernel", [3, 5]) if big else 3
+        with hp.conditional_scope("arch", ["dscnn"]):
+            dw_kernel = hp.Choice("dw_kernel", [3, 5]) if big else 3
+            ds_stem = hp.Choice("stem_kernel", [3, 5]) if big else 3
+        kernel, stem_kernel = (conv_kernel, conv_kernel) if arch == "conv" else (dw_kernel, ds_stem)
         for i in range(depth):
             filters = _channels(16, width, i)
             shrink = size >= 4
@@ -148,7 +152,9 @@ def image_space(input_shape: tuple[int, ...], num_classes: int) -> Space:
             x = keras.layers.Flatten(name="flatten")(x)
         return keras.Model(inputs, _head(keras, x, hp, num_classes), name="edgeml_image")
 
-    return Space(build=build, name="image", smallest={},
+    # The MEAN of a pooling head needs arena scratch that a flatten head does not, so
+    # the flatten variant is the smallest in RAM and the pooling one in flash/latency.
+    return Space(build=build, name="image", smallest=({}, {"head": "flatten"}),
                  description="DS-CNN / MobileNetV1-style and plain conv stacks")
 
 
@@ -180,14 +186,12 @@ def timeseries_space(input_shape: tuple[int, ...], num_classes: int) -> Space:
         width = hp.Choice("width", [0.5, 1.0, 2.0])
         depth = hp.Int("depth", 1, max(1, min(4, t.bit_length() - 3)))
         reduce = hp.Choice("reduce", ["stride", "maxpool"])
-        if arch == "conv":
-            with hp.conditional_scope("arch", ["conv"]):
-                kernel = hp.Choice("kernel", [3, 5, 9])
-            stem_kernel = kernel
-        else:
-            with hp.conditional_scope("arch", ["dscnn"]):
-                kernel = hp.Choice("dw_kernel", [3, 5, 9])
-                stem_kernel = hp.Choice("stem_kernel", [3, 5, 9])
+        with hp.conditional_scope("arch", ["conv"]):
+            conv_kernel = hp.Choice("kernel", [3, 5, 9])
+        with hp.conditional_scope("arch", ["dscnn"]):
+            dw_kernel = hp.Choice("dw_kernel", [3, 5, 9])
+            ds_stem = hp.Choice("stem_kernel", [3, 5, 9])
+        kernel, stem_kernel = (conv_kernel, conv_kernel) if arch == "conv" else (dw_kernel, ds_stem)
         for i in range(depth):
             k = min(stem_kernel if i == 0 else kernel, t)
             filters = _channels(16, width, i)
@@ -210,7 +214,7 @@ def timeseries_space(input_shape: tuple[int, ...], num_classes: int) -> Space:
         x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
         return keras.Model(inputs, _head(keras, x, hp, num_classes), name="edgeml_timeseries")
 
-    return Space(build=build, name="timeseries", smallest={},
+    return Space(build=build, name="timeseries", smallest=({},),
                  description="temporal Conv2D (k x 1) stacks, plain or depthwise-separable")
 
 
@@ -224,13 +228,14 @@ def tabular_space(input_shape: tuple[int, ...], num_classes: int) -> Space:
         inputs = keras.Input(shape=input_shape, name="input")
         x = inputs
         n = hp.Int("layers", 1, 3)
-        for i in range(n):
+        for i in range(3):
             with hp.conditional_scope("layers", list(range(i + 1, 4))):
                 units = hp.Choice(f"units{i}", [16, 32, 64, 128])
-            x = keras.layers.Dense(units, activation="relu", name=f"dense{i}")(x)
+                if i < n:
+                    x = keras.layers.Dense(units, activation="relu", name=f"dense{i}")(x)
         return keras.Model(inputs, _head(keras, x, hp, num_classes), name="edgeml_mlp")
 
-    return Space(build=build, name="tabular", smallest={}, description="multi-layer perceptrons")
+    return Space(build=build, name="tabular", smallest=({},), description="multi-layer perceptrons")
 
 
 SPACES = {InputKind.IMAGE: image_space, InputKind.TIMESERIES: timeseries_space,
@@ -325,11 +330,15 @@ def load_space_file(path: str | Path, *, input_shape: tuple[int, ...],
                          + (f" (found {', '.join(found)})" if found else ""),
                          hint="define def build(hp): ... returning a tf_keras model")
     smallest = getattr(module, "SMALLEST", None)
-    if smallest is not None and not isinstance(smallest, dict):
-        raise SpaceError(f"SMALLEST in {p} is a {type(smallest).__name__}, not a dict",
-                         hint="SMALLEST = {'hyperparameter': value, ...} or leave it out")
+    if isinstance(smallest, dict):
+        smallest = [smallest]
+    if smallest is not None and not (isinstance(smallest, (list, tuple)) and smallest
+                                     and all(isinstance(d, dict) for d in smallest)):
+        raise SpaceError(f"SMALLEST in {p} is a {type(smallest).__name__}, not a dict or a "
+                         "list of dicts", hint="SMALLEST = {'hyperparameter': value, ...} "
+                                               "or leave it out")
     space = Space(build=build, name=p.stem, description=(module.__doc__ or "").strip()[:200],
-                  smallest=dict(smallest) if smallest is not None else None,
+                  smallest=tuple(dict(d) for d in smallest) if smallest is not None else None,
                   source=str(p.resolve()), digest=digest)
     import keras_tuner as kt
 

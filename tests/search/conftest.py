@@ -1,0 +1,77 @@
+"""Fixtures for the search tests: a fit counter, a tiny target, one shared real search."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def count_fits(check: Any = None):
+    """Count (and optionally inspect) every tf_keras ``Model.fit`` call; the real fit runs."""
+    from edgeml._tf import keras
+
+    cls = keras().Model
+    real = cls.fit
+    calls: list[dict[str, Any]] = []
+
+    def spy(self, *args: Any, **kwargs: Any):
+        info = {"name": self.name, "params": self.count_params(),
+                "epochs": kwargs.get("epochs"), "initial_epoch": kwargs.get("initial_epoch", 0)}
+        if check is not None:
+            info.update(check(self) or {})
+        calls.append(info)
+        return real(self, *args, **kwargs)
+
+    cls.fit = spy
+    try:
+        yield calls
+    finally:
+        cls.fit = real
+
+
+def tiny_target(tmp: Path, *, arena_kb: float = 4.0, name: str = "tiny") -> Path:
+    """An ESP32 profile with only ``arena_kb`` of RAM left for the tensor arena."""
+    text = (ROOT / "targets" / "esp32.toml").read_text()
+    text = text.replace('name = "esp32"', f'name = "{name}"')
+    # chip RAM = firmware 360 KB + runtime 8 KB + the arena budget
+    text = text.replace("ram_kb = 520", f"ram_kb = {360 + 8 + arena_kb}")
+    path = tmp / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="session")
+def multi_run(tmp_path_factory):
+    """A real 2-trial search on digits that must fit esp32 *and* a 4 KB-arena target,
+    under a 24 KB model limit, optimising latency; every fit call is counted and the
+    model being fit is converted to int8 to prove it was within the flash limit."""
+    from edgeml.compress import representative_sample, to_int8_tflite
+    from edgeml.data import load_dataset
+    from edgeml.estimate import Limits
+    from edgeml.pipeline import SearchConfig, run_search
+
+    tmp = tmp_path_factory.mktemp("multi")
+    tiny = tiny_target(tmp)
+    calib = representative_sample(load_dataset("digits").x_train, n=50)
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    def flash_at_fit(model: Any) -> dict[str, Any]:
+        return {"model_bytes": len(to_int8_tflite(model, calib))}
+
+    cfg = SearchConfig(target=f"esp32,{tiny}", trials=2, epochs=2, seed=1, out=str(tmp / "run"),
+                       objective="latency", limits=Limits(max_model_bytes=24 * 1024))
+    with count_fits(flash_at_fit) as fits:
+        result = run_search(cfg, on_event=lambda kind, rec: events.append((kind, dict(rec))))
+    return {"result": result, "fits": fits, "events": events, "tiny": tiny, "cfg": cfg}
+
+
+@pytest.fixture(scope="session")
+def fit_counter():
+    """``with fit_counter() as fits:`` counts real ``Model.fit`` calls (see count_fits)."""
+    return count_fits
