@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -57,8 +58,9 @@ def _cmd_targets(args: argparse.Namespace) -> int:
         table.add_row("model flash budget", f"{t.model_flash_budget / KB:.1f} KB (model + kernels)")
         table.add_row("tensor arena budget", f"{t.arena_budget / KB:.1f} KB")
         table.add_row("operators", ", ".join(sorted(t.ops)))
-        table.add_row("latency model", ("calibrated: " if t.latency.calibrated else "not calibrated: ")
-                      + t.latency.source)
+        table.add_row("latency model", f"{t.latency.status}: {t.latency.source}")
+        for name, variant in sorted(t.latency_variants.items()):
+            table.add_row(f"latency ({name})", f"{variant.status}: {variant.source}")
         table.add_row("active power", f"{t.active_power_mw:g} mW ({t.power_source})")
         table.add_row("profile", t.path)
         con.print(table)
@@ -457,6 +459,181 @@ def _add_compress_export_parsers(sub: Any) -> None:
     e.set_defaults(func=_cmd_export)
 
 
+# --------------------------------------------------------------------------- profile / calibrate
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from .estimate import Limits
+    from .estimate.profile import profile_model
+    from .targets import load_target
+
+    target = load_target(args.target).with_latency(args.kernels or "")
+    rep = profile_model(args.model, target,
+                        limits=Limits(max_arena_bytes=_kb_limit(args.max_ram_kb),
+                                      max_model_bytes=_kb_limit(args.max_flash_kb),
+                                      max_latency_ms=args.max_latency_ms),
+                        measure=False if args.analytic else None)
+    if args.json:
+        from ._io import to_jsonable
+
+        print(json.dumps(to_jsonable(rep), indent=2))
+        return 0
+    from rich.table import Table
+
+    con = _console()
+    if not con.is_terminal:
+        con.width = 140
+    layers = Table(title=f"{Path(args.model).name} on {target.name} ({target.core} @ "
+                         f"{target.clock_hz / 1e6:.0f} MHz, {target.runtime})")
+    for col in ("#", "operator", "layer", "output", "MACs", "params", "cycles", "ms", "share"):
+        layers.add_column(col, justify="right" if col in ("#", "MACs", "params", "cycles", "ms",
+                                                          "share") else "left")
+    bad = set(rep["unsupported_ops"])
+    for row in rep["layers"]:
+        style = "red" if row["op"] in bad else None
+        layers.add_row(str(row["index"]), row["op"], row["layer"][:32],
+                       "x".join(str(d) for d in row["output_shape"]) or "-", f"{row['macs']:,}",
+                       f"{row['params']:,}", f"{row['cycles']:,.0f}", f"{row['latency_ms']:.3f}",
+                       f"{100 * row['share']:.1f}%", style=style)
+    con.print(layers)
+    arena = rep["arena"]
+    how = {"tflm": "measured in TFLite Micro", "analytic": "planned analytically",
+           "vela": "Vela SRAM + TFLM structs"}.get(rep["source"], rep["source"])
+    adj = (f"; host {arena['host_bytes']:,} B - {arena['adjustment_bytes']:,} B for 32-bit pointers"
+           if arena.get("adjustment_bytes") else "")
+    budget = rep["budget"]
+    totals = Table(title="totals", show_header=False)
+    totals.add_column("", style="bold")
+    totals.add_column("")
+    totals.add_row("flash", f"{rep['flash_bytes'] / KB:.1f} KB = model {rep['model_bytes'] / KB:.1f} KB "
+                            f"+ TFLM code {rep['code_bytes'] / KB:.1f} KB (model + kernels budget "
+                            f"{budget['model_flash_bytes'] / KB:.0f} KB)")
+    totals.add_row("arena", f"{rep['arena_bytes']:,} B ({how}{adj}); budget "
+                            f"{budget['arena_bytes'] / KB:.0f} KB")
+    totals.add_row("RAM", f"{rep['ram_bytes'] / KB:.1f} KB (arena + runtime)")
+    totals.add_row("latency", f"{rep['latency_ms']:.2f} ms ({rep['latency_model']})")
+    totals.add_row("energy", f"{rep['energy_uj']:.1f} uJ per inference at {target.active_power_mw:g} mW")
+    totals.add_row("MACs / params", f"{rep['macs']:,} / {rep['params']:,}")
+    totals.add_row("fits", "[green]yes[/green]" if rep["fits"] else
+                   "[red]no[/red]: " + "; ".join(rep["broken"]))
+    for note in rep["notes"]:
+        totals.add_row("note", note)
+    con.print(totals)
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .estimate.profiles import calibrate_profile, derive_profile
+    from .targets import load_target
+
+    target = load_target(args.target)
+    if bool(args.measurements) == bool(args.derive_from):
+        raise EdgeMLError("edgeml calibrate needs --measurements FILE or --derive-from TARGET",
+                          hint="e.g. edgeml calibrate --target stm32l4r5 --measurements lat.csv")
+    if args.derive_from:
+        src_name, _, src_variant = args.derive_from.partition("#")
+        update = derive_profile(target, load_target(src_name), mac_factor=args.mac_factor,
+                                other_factor=args.other_factor, note=args.note or "",
+                                variant=args.variant or "", source_variant=src_variant)
+    else:
+        from .estimate.measurements import read_measurements
+
+        rows = read_measurements(args.measurements)
+        update = calibrate_profile(target, rows, base=Path(args.measurements).resolve().parent,
+                                   variant=args.variant or "", prior=args.prior,
+                                   level=args.level, source=args.note or "")
+    if args.in_place:
+        out = Path(target.path)
+    else:
+        out = Path(args.out or f"{target.name}{'-' + args.variant if args.variant else ''}"
+                               f"-calibrated.toml")
+    from ._io import atomic_write
+
+    atomic_write(out, update.text)
+    load_target(str(out))  # the written profile must load
+    cal = update.calibration
+    if args.json:
+        print(json.dumps({"target": target.name, "variant": update.variant, "profile": str(out),
+                          "level": cal.level if cal else "derived",
+                          "points": list(cal.points) if cal else [],
+                          "power": update.power, "skipped_rows": update.skipped,
+                          "source": update.latency.source}, indent=2))
+        return 0
+    from rich.table import Table
+
+    con = _console()
+    if cal is not None:
+        table = Table(title=f"{target.name}{' (' + update.variant + ')' if update.variant else ''}: "
+                            f"fitted at level '{cal.level}'")
+        for col in ("model", "measured ms", "estimated ms", "error"):
+            table.add_column(col, justify="left" if col == "model" else "right")
+        for p in cal.points:
+            table.add_row(p["name"], f"{p['measured_ms']:.3f}", f"{p['predicted_ms']:.3f}",
+                          f"{p['error_pct']:+.1f}%")
+        con.print(table)
+        for lv, outcome in cal.levels_tried.items():
+            con.print(f"  level {lv}: {outcome}")
+    else:
+        con.print(f"{target.name}: {update.latency.source}")
+    if update.power:
+        con.print(f"  active power: {update.power['active_mw']:g} mW ({update.power['source']})")
+    if update.skipped:
+        con.print(f"  {update.skipped} row(s) for other targets or variants skipped")
+    con.print(f"wrote {out}")
+    return 0
+
+
+def _add_estimate_parsers(sub: Any) -> None:
+    pr = sub.add_parser("profile", help="estimate flash, RAM, latency and energy of a .tflite",
+                        description="Profile an int8 .tflite on a target: per-operator MACs, "
+                                    "cycles and milliseconds, and the totals (flash, RAM, tensor "
+                                    "arena measured in TFLite Micro, latency, energy) with "
+                                    "whether the model fits and which limit it breaks.")
+    pr.add_argument("model", help="path of the .tflite file")
+    pr.add_argument("--target", required=True, help="target name (edgeml targets) or TOML profile")
+    pr.add_argument("--kernels", default=None,
+                    help="latency variant of the target, e.g. 'reference' for builds without "
+                         "optimized kernels [default: the profile's main model]")
+    pr.add_argument("--max-ram-kb", type=float, default=None, help="cap on the tensor arena (KB)")
+    pr.add_argument("--max-flash-kb", type=float, default=None, help="cap on the model's bytes (KB)")
+    pr.add_argument("--max-latency-ms", type=float, default=None, help="cap on latency (ms)")
+    pr.add_argument("--analytic", action="store_true",
+                    help="plan the arena analytically instead of measuring it in TFLM")
+    pr.add_argument("--json", action="store_true", help="print one JSON object")
+    pr.set_defaults(func=_cmd_profile)
+
+    ca = sub.add_parser("calibrate", help="fit a target's latency model to measured latencies",
+                        description="Fit a target profile's per-operator latency coefficients "
+                                    "(non-negative least squares) to measured latencies of known "
+                                    "models and write the updated profile. With few measurements "
+                                    "the ratios between operator kinds come from the prior; "
+                                    "--derive-from gives a target without measurements the "
+                                    "coefficients of a calibrated one.")
+    ca.add_argument("--target", required=True, help="target name or TOML profile to update")
+    ca.add_argument("--measurements", default=None, metavar="FILE",
+                    help="CSV with columns model,latency_ms[,energy_uj,target,variant,weight] "
+                         "(model: a .tflite path relative to the CSV, or reference:<name>), "
+                         "or a JSON file with a 'measurements' list")
+    ca.add_argument("--variant", default=None,
+                    help="fit this latency variant of the profile (e.g. 'reference')")
+    ca.add_argument("--prior", default="profile",
+                    help="starting model: 'profile' (the target's own), 'reference' (measured "
+                         "reference-kernel costs) or TARGET[#VARIANT] [default: profile]")
+    ca.add_argument("--level", choices=["global", "groups", "operators", "coefficients"],
+                    default=None, help="force a parameterization [default: the finest the data "
+                                       "determine]")
+    ca.add_argument("--derive-from", default=None, metavar="TARGET[#VARIANT]",
+                    help="copy the cycles of a calibrated target instead of fitting")
+    ca.add_argument("--mac-factor", type=float, default=1.0,
+                    help="with --derive-from: multiply cycles per MAC [default: 1]")
+    ca.add_argument("--other-factor", type=float, default=1.0,
+                    help="with --derive-from: multiply the other cycles [default: 1]")
+    ca.add_argument("--note", default=None, help="text recorded as the model's source")
+    ca.add_argument("--out", default=None,
+                    help="where to write the profile [default: ./<target>-calibrated.toml]")
+    ca.add_argument("--in-place", action="store_true", help="overwrite the target's profile file")
+    ca.add_argument("--json", action="store_true", help="print the result as JSON")
+    ca.set_defaults(func=_cmd_calibrate)
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -521,6 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("name", nargs="?", help="target name or TOML path (for show)")
     t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=_cmd_targets)
+    _add_estimate_parsers(sub)
     return p
 
 

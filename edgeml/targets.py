@@ -64,9 +64,20 @@ class LatencyModel:
     invoke_overhead: float = 0.0
     source: str = ""
     calibrated: bool = False
+    derived_from: str = ""       # target whose calibration this model was derived from
+    calibration: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def op_cost(self, op: str) -> OpCost:
         return self.ops.get(op, self.default)
+
+    @property
+    def status(self) -> str:
+        """"calibrated", "derived from <target>" or "prior (not calibrated)"."""
+        if self.calibrated:
+            return "calibrated"
+        if self.derived_from:
+            return f"derived from {self.derived_from}"
+        return "prior (not calibrated)"
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,10 @@ class Target:
     energy_overhead_uj: float = 0.0
     int8_only: bool = True
     op_code_bytes: dict[str, int] = field(default_factory=dict)
+    op_code_source: str = ""
+    pointer_bytes: int = 4                       # 4 on 32-bit MCUs (arena structs shrink)
+    latency_variants: dict[str, LatencyModel] = field(default_factory=dict)  # e.g. "reference"
+    accelerator: dict[str, Any] = field(default_factory=dict)  # NPU settings (e.g. Vela)
     path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -117,7 +132,24 @@ class Target:
             "active_power_mw": self.active_power_mw,
             "latency_source": self.latency.source,
             "latency_calibrated": self.latency.calibrated,
+            "latency_status": self.latency.status,
+            "latency_derived_from": self.latency.derived_from,
+            "latency_variants": sorted(self.latency_variants),
+            "pointer_bytes": self.pointer_bytes,
+            "accelerator": dict(self.accelerator),
         }
+
+    def with_latency(self, variant: str) -> Target:
+        """This target with one of its alternative latency models (e.g. ``reference``)."""
+        if variant in ("", "default"):
+            return self
+        if variant not in self.latency_variants:
+            known = ", ".join(["default", *sorted(self.latency_variants)])
+            raise TargetError(f"target {self.name} has no latency variant {variant!r}",
+                              hint=f"known: {known}")
+        from dataclasses import replace
+
+        return replace(self, latency=self.latency_variants[variant])
 
 
 def targets_dir() -> Path:
@@ -165,6 +197,19 @@ def _cost(d: dict[str, Any], where: str) -> OpCost:
         raise TargetError(f"{where}: cost values must be numbers ({exc})") from exc
 
 
+def _latency(lat: dict[str, Any], path: Path, req: Any, where: str = "latency.") -> LatencyModel:
+    ops_table = lat.get("ops", {})
+    return LatencyModel(
+        ops={op.upper(): _cost(v, f"{path}: {where}ops.{op}") for op, v in ops_table.items()},
+        default=_cost(req(lat, "default", where), f"{path}: {where}default"),
+        invoke_overhead=float(lat.get("invoke_overhead", 0.0)),
+        source=str(lat.get("source", "")),
+        calibrated=bool(lat.get("calibrated", False)),
+        derived_from=str(lat.get("derived_from", "")),
+        calibration=dict(lat.get("calibration", {})),
+    )
+
+
 def _target_from_dict(data: dict[str, Any], path: Path) -> Target:
     def req(section: dict[str, Any], key: str, where: str) -> Any:
         if key not in section:
@@ -177,14 +222,9 @@ def _target_from_dict(data: dict[str, Any], path: Path) -> Target:
     rt = data.get("runtime", {})
     lat = data.get("latency", {})
     power = data.get("power", {})
-    ops_table = lat.get("ops", {})
-    latency = LatencyModel(
-        ops={op.upper(): _cost(v, f"{path}: latency.ops.{op}") for op, v in ops_table.items()},
-        default=_cost(req(lat, "default", "latency."), f"{path}: latency.default"),
-        invoke_overhead=float(lat.get("invoke_overhead", 0.0)),
-        source=str(lat.get("source", "")),
-        calibrated=bool(lat.get("calibrated", False)),
-    )
+    latency = _latency(lat, path, req)
+    variants = {str(k): _latency(v, path, req, where=f"latency.variants.{k}.")
+                for k, v in lat.get("variants", {}).items()}
     try:
         target = Target(
             name=str(req(data, "name", "")),
@@ -201,7 +241,11 @@ def _target_from_dict(data: dict[str, Any], path: Path) -> Target:
             ops=frozenset(o.upper() for o in req(rt, "ops", "runtime.")),
             int8_only=bool(rt.get("int8_only", True)),
             op_code_bytes={k.upper(): int(v) for k, v in rt.get("op_code_bytes", {}).items()},
+            op_code_source=str(rt.get("op_code_source", "")),
+            pointer_bytes=int(chip.get("pointer_bytes", 4)),
             latency=latency,
+            latency_variants=variants,
+            accelerator=dict(data.get("accelerator", {})),
             active_power_mw=float(req(power, "active_mw", "power.")),
             power_source=str(power.get("source", "")),
             energy_overhead_uj=float(power.get("overhead_uj", 0.0)),

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..errors import ModelError
 from ..targets import Target
-from .graph import Graph, read_graph
-from .tflm import run_tflm, tflm_available
+from .arena import ArenaEstimate, analytic_arena, arena_estimate, pointer_adjustment
+from .graph import Graph, keras_layer_name, read_graph
 
-__all__ = ["Estimate", "LayerCost", "Limits", "estimate_model", "estimate_graph", "violations",
-           "feasible", "describe_violation", "read_graph", "Graph"]
+__all__ = ["Estimate", "LayerCost", "Limits", "ArenaEstimate", "estimate_model", "estimate_graph",
+           "violations", "feasible", "describe_violation", "read_graph", "Graph", "analytic_arena"]
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,12 @@ class Estimate:
     unsupported_ops: tuple[str, ...]
     unsupported_layers: tuple[str, ...]
     int8: bool
-    source: str               # "tflm" (measured arena) or "analytic"
+    source: str               # "tflm" (measured arena), "analytic" or "vela"
     layers: tuple[LayerCost, ...] = field(default=(), repr=False)
+    arena: ArenaEstimate | None = field(default=None, repr=False)  # host/target breakdown
+    latency_model: str = ""   # "calibrated", "derived from <target>", "prior (not calibrated)"
+    accelerator: dict[str, Any] = field(default_factory=dict, repr=False)  # NPU (Vela) numbers
+    notes: tuple[str, ...] = ()
 
     def as_dict(self, *, layers: bool = False) -> dict[str, Any]:
         d = asdict(self)
@@ -69,56 +74,60 @@ class Estimate:
         return d
 
 
-def estimate_model(model: bytes, target: Target, *, where: str = "model") -> Estimate:
-    """Estimate ``model`` (``.tflite`` bytes) on ``target``; arena measured in TFLM."""
+def estimate_model(model: bytes, target: Target, *, where: str = "model",
+                   measure: bool | None = None, on_tflm_error: str = "raise") -> Estimate:
+    """Estimate ``model`` (``.tflite`` bytes) on ``target``.
+
+    The arena is the smallest one that allocates and invokes in the real TFLM
+    interpreter (child process, cached by model hash under ``$EDGEML_CACHE_DIR``),
+    converted to the target's pointer width; where TFLM is not installed (or
+    ``measure=False``) it is planned analytically. ``on_tflm_error="analytic"``
+    falls back to the analytic arena when TFLM cannot run the model (for
+    example an untrained model whose softmax TFLM refuses); ``"raise"`` raises
+    :class:`~edgeml.errors.ModelError`. Ethos-U targets go through Vela.
+    """
     graph = read_graph(model, where=where)
-    arena = None
-    source = "analytic"
-    if tflm_available() and not any(op.startswith("CUSTOM") for op in graph.op_names):
-        res = run_tflm(model, bisect=True)
-        arena = int(res.bisected_bytes or res.arena_bytes)
-        source = "tflm"
-    if arena is None:
-        arena = analytic_arena(graph)
-    return estimate_graph(graph, target, arena_bytes=arena, source=source)
+    if target.accelerator.get("type") == "ethos-u":
+        return _estimate_ethos(model, graph, target)
+    notes: list[str] = []
+    unsupported = [op for op in graph.op_names if op not in target.ops]
+    if unsupported and measure is None:
+        # the model cannot run on the target anyway, and TFLM may not know the operator
+        measure = False
+        notes.append(f"operators {', '.join(unsupported)} are not in {target.name}'s runtime; "
+                     "arena planned analytically")
+    try:
+        arena = arena_estimate(model, graph, pointer_bytes=target.pointer_bytes, measure=measure)
+    except ModelError as exc:
+        if on_tflm_error != "analytic":
+            raise
+        arena = arena_estimate(model, graph, pointer_bytes=target.pointer_bytes, measure=False)
+        notes.append(f"TFLM could not run the model ({exc.message}); arena planned analytically")
+    return estimate_graph(graph, target, arena_bytes=arena.bytes, source=arena.source,
+                          arena=arena, notes=tuple(notes))
 
 
-def analytic_arena(graph: Graph) -> int:
-    """Arena from tensor lifetimes: greedy first-fit of non-constant tensors plus a
-    per-operator persistent overhead (used where TFLM cannot run on the host)."""
-    first: dict[int, int] = {}
-    last: dict[int, int] = {}
-    for t in graph.inputs:
-        first[t] = 0
-    for op in graph.ops:
-        for t in op.outputs:
-            first.setdefault(t, op.index)
-        for t in op.inputs + op.outputs:
-            if not graph.tensors[t].is_constant:
-                last[t] = op.index
-    for t in graph.outputs:
-        last[t] = len(graph.ops)
-    items = sorted(((graph.tensors[t].nbytes + 15) // 16 * 16, first.get(t, 0), last[t])
-                   for t in last if not graph.tensors[t].is_constant)
-    items.sort(key=lambda it: -it[0])
-    placed: list[tuple[int, int, int, int]] = []  # offset, size, first, last
-    head = 0
-    for size, a, b in items:
-        offset = 0
-        for off, sz, pa, pb in sorted(placed):
-            if pb < a or pa > b:
-                continue
-            if offset + size <= off:
-                break
-            offset = max(offset, off + sz)
-        placed.append((offset, size, a, b))
-        head = max(head, offset + size)
-    tail = 400 + 112 * len(graph.ops) + 64 * len(graph.tensors)
-    return head + tail
+def analytic_arena_bytes(graph: Graph, target: Target | None = None) -> int:
+    """Analytic arena (see :mod:`edgeml.estimate.arena`) for ``target``'s pointer width."""
+    host = analytic_arena(graph)[0]
+    if target is None or target.pointer_bytes == 4:
+        return host - pointer_adjustment(graph)
+    return host
 
 
-def estimate_graph(graph: Graph, target: Target, *, arena_bytes: int,
-                   source: str = "tflm") -> Estimate:
+def estimate_graph(graph: Graph, target: Target, *, arena_bytes: int | None = None,
+                   source: str = "tflm", host_arena_bytes: int | None = None,
+                   arena: ArenaEstimate | None = None, notes: tuple[str, ...] = ()) -> Estimate:
+    """Estimate from a parsed graph and a known arena.
+
+    Pass ``arena_bytes`` (already for the target) or ``host_arena_bytes`` (a
+    TFLM measurement on this 64-bit host, converted here with the 32-bit rule).
+    """
+    if arena_bytes is None:
+        if host_arena_bytes is None:
+            raise ValueError("estimate_graph needs arena_bytes or host_arena_bytes")
+        adjust = pointer_adjustment(graph) if target.pointer_bytes == 4 else 0
+        arena_bytes = int(host_arena_bytes) - adjust
     lat = target.latency
     hz = float(target.clock_hz)
     layers = []
@@ -130,18 +139,77 @@ def estimate_graph(graph: Graph, target: Target, *, arena_bytes: int,
                                 macs=op.macs, params=op.params, cycles=cycles,
                                 latency_ms=cycles / hz * 1e3))
     latency_ms = total_cycles / hz * 1e3
-    ops = graph.op_names
-    unsupported = tuple(op for op in ops if op not in target.ops)
-    bad_layers = tuple(dict.fromkeys(op.layer for op in graph.ops if op.op in unsupported))
+    return _assemble(graph, target, arena_bytes=int(arena_bytes), source=source,
+                     latency_ms=latency_ms, layers=tuple(layers), arena=arena, notes=notes)
+
+
+def _assemble(graph: Graph, target: Target, *, arena_bytes: int, source: str, latency_ms: float,
+              layers: tuple[LayerCost, ...], arena: ArenaEstimate | None,
+              notes: tuple[str, ...] = (), model_bytes: int | None = None,
+              accelerator: dict[str, Any] | None = None,
+              ops: tuple[str, ...] | None = None,
+              runs_on_cpu: tuple[str, ...] | None = None) -> Estimate:
+    ops = graph.op_names if ops is None else ops
+    cpu = graph.op_names if runs_on_cpu is None else runs_on_cpu
+    unsupported = tuple(op for op in dict.fromkeys(cpu) if op not in target.ops)
+    bad_layers = tuple(dict.fromkeys(keras_layer_name(op.layer, op.op) for op in graph.ops
+                                     if op.op in unsupported))
     code = target.runtime_flash_bytes + sum(target.op_code_bytes.get(op, 0) for op in ops)
     energy = latency_ms * target.active_power_mw + target.energy_overhead_uj  # mW*ms = uJ
-    return Estimate(target=target.name, model_bytes=graph.model_bytes, code_bytes=code,
-                    flash_bytes=graph.model_bytes + code, arena_bytes=int(arena_bytes),
+    size = graph.model_bytes if model_bytes is None else model_bytes
+    return Estimate(target=target.name, model_bytes=size, code_bytes=code,
+                    flash_bytes=size + code, arena_bytes=int(arena_bytes),
                     ram_bytes=int(arena_bytes) + target.runtime_ram_bytes,
                     latency_ms=latency_ms, energy_uj=energy, macs=graph.macs,
-                    params=graph.params, ops=ops, unsupported_ops=unsupported,
+                    params=graph.params, ops=graph.op_names, unsupported_ops=unsupported,
                     unsupported_layers=bad_layers, int8=graph.is_int8, source=source,
-                    layers=tuple(layers))
+                    layers=layers, arena=arena, latency_model=target.latency.status,
+                    accelerator=accelerator or {}, notes=notes)
+
+
+def _estimate_ethos(model: bytes, graph: Graph, target: Target) -> Estimate:
+    """NPU cycles, SRAM and flash from Vela; CPU-fallback operators from the
+    target's (Cortex-M) latency model; TFLM's persistent structs for the
+    compiled graph from the analytic tail at the target's pointer width."""
+    from .arena import ALIGN
+    from .vela import run_vela
+
+    acc = target.accelerator
+    res = run_vela(model, accelerator_config=str(acc.get("config", "ethos-u55-128")),
+                   system_config=str(acc.get("system_config", "Ethos_U55_High_End_Embedded")),
+                   memory_mode=str(acc.get("memory_mode", "Shared_Sram")),
+                   config=acc.get("vela_ini"))
+    compiled = read_graph(res.optimized, where="Vela's optimized model")
+    cpu_cycles = 0.0
+    layers = []
+    hz = float(target.clock_hz)
+    cpu_names = set(res.cpu_ops)
+    for op in graph.ops:  # CPU fallback operators keep their original shapes
+        if op.op in cpu_names:
+            cycles = target.latency.op_cost(op.op).cycles(op.macs, op.out_elements)
+            cpu_cycles += cycles
+            layers.append(LayerCost(op=op.op, layer=op.layer, output_shape=op.output_shape,
+                                    macs=op.macs, params=op.params, cycles=cycles,
+                                    latency_ms=cycles / hz * 1e3))
+    npu_ms = res.inference_s * 1e3
+    layers.insert(0, LayerCost(op="ETHOS_U", layer="NPU (Vela)", output_shape=(),
+                               macs=res.macs, params=graph.params, cycles=res.total_cycles,
+                               latency_ms=npu_ms))
+    cpu_ms = (cpu_cycles + target.latency.invoke_overhead) / hz * 1e3
+    _, _, tail, _ = analytic_arena(compiled)
+    tail -= pointer_adjustment(compiled) if target.pointer_bytes == 4 else 0
+    arena_bytes = -(-res.sram_bytes // ALIGN) * ALIGN + max(tail, 0)
+    arena = ArenaEstimate(bytes=arena_bytes, host_bytes=arena_bytes, head_bytes=res.sram_bytes,
+                          tail_bytes=max(tail, 0), recorded_total=arena_bytes,
+                          pointer_bytes=target.pointer_bytes, adjustment_bytes=0,
+                          source="vela")
+    ops_used = ("ETHOS_U",) + tuple(dict.fromkeys(res.cpu_ops))
+    accel = {"npu_ms": npu_ms, "cpu_ms": cpu_ms, **res.as_dict()}
+    return _assemble(graph, target, arena_bytes=arena_bytes, source="vela",
+                     latency_ms=npu_ms + cpu_ms, layers=tuple(layers), arena=arena,
+                     model_bytes=res.model_bytes, accelerator=accel, ops=ops_used,
+                     runs_on_cpu=res.cpu_ops,
+                     notes=(f"{res.npu_ops} NPU operator(s), {len(res.cpu_ops)} on the CPU",))
 
 
 def violations(target: Target, est: Estimate, limits: Limits | None = None) -> dict[str, float]:
@@ -177,7 +245,8 @@ def describe_violation(name: str, amount: float, est: Estimate) -> str:
         return f"RAM: arena {est.arena_bytes / kb:.1f} KB is {amount / kb:.1f} KB over the target's RAM"
     if name == "unsupported_ops":
         layers = ", ".join(est.unsupported_layers[:3])
-        return f"operators {', '.join(est.unsupported_ops)} (layer {layers}) not in the target's runtime"
+        return (f"operators {', '.join(est.unsupported_ops)} (layer {layers}) are not in "
+                f"{est.target}'s runtime")
     if name == "int8":
         return "model is not fully int8 but the target runs int8 kernels only"
     if name == "max_model_bytes":

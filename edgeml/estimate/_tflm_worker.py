@@ -108,15 +108,24 @@ def _smallest_arena(model: bytes, total: int, big: int) -> int:
     return hi
 
 
-def main(workdir: str) -> int:
-    with open(os.path.join(workdir, "request.json")) as f:
-        req = json.load(f)
-    with open(os.path.join(workdir, "model.tflite"), "rb") as f:
-        model = f.read()
+def _time_invoke(interp, reps: int) -> float:
+    """Fastest per-invoke time over 5 rounds of ``reps`` invocations, in CPU seconds
+    of this thread (other processes on a busy host do not inflate it)."""
+    import time
+
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.thread_time()
+        for _ in range(reps):
+            interp.invoke()
+        best = min(best, (time.thread_time() - t0) / reps)
+    return best
+
+
+def _run(workdir: str, req: dict, model: bytes, inputs_path: str) -> dict:
     big = int(req.get("arena", 0)) or max(len(model) * 4, 8 << 20)
     result: dict = {}
     interp = _interpreter(model, big)
-    inputs_path = os.path.join(workdir, "inputs.npy")
     if os.path.exists(inputs_path):
         xs = np.load(inputs_path)
         outs = []
@@ -131,9 +140,56 @@ def main(workdir: str) -> int:
     result["recorded"] = _recorded(interp)
     result["input"] = _details(interp.get_input_details(0))
     result["output"] = _details(interp.get_output_details(0))
+    if req.get("probe"):
+        result["probe"] = {str(n): _probe(model, int(n)) for n in req["probe"]}
+    if int(req.get("time", 0)) > 0:
+        result["invoke_seconds"] = _time_invoke(interp, int(req["time"]))
     if req.get("bisect"):
         total = int(result["recorded"].get("total", big))
         result["bisected"] = _smallest_arena(model, total, big)
+        for delta in req.get("probe_around", []):
+            n = result["bisected"] + int(delta)
+            result.setdefault("probe", {})[str(n)] = _probe(model, n)
+    return result
+
+
+def _batch(workdir: str, req: dict) -> None:
+    """Several models in one process (saves a Python start-up per model); each in a
+    fork, so a model that crashes TFLM only loses its own result."""
+    for i in range(int(req["batch"])):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        out_path = os.path.join(workdir, f"result_{i}.json")
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                with open(os.path.join(workdir, f"model_{i}.tflite"), "rb") as f:
+                    model = f.read()
+                res = _run(workdir, req, model, "")
+                with open(out_path, "w") as f:
+                    json.dump(res, f)
+                code = 0
+            except BaseException as exc:  # reported per model
+                with open(out_path, "w") as f:
+                    json.dump({"error": f"{type(exc).__name__}: {exc}"[:300]}, f)
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if not os.path.exists(out_path):
+            sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+            with open(out_path, "w") as f:
+                json.dump({"error": f"killed by signal {sig}" if sig else "no result"}, f)
+
+
+def main(workdir: str) -> int:
+    with open(os.path.join(workdir, "request.json")) as f:
+        req = json.load(f)
+    if req.get("batch"):
+        _batch(workdir, req)
+        return 0
+    with open(os.path.join(workdir, "model.tflite"), "rb") as f:
+        model = f.read()
+    result = _run(workdir, req, model, os.path.join(workdir, "inputs.npy"))
     with open(os.path.join(workdir, "result.json"), "w") as f:
         json.dump(result, f)
     return 0

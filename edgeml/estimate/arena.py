@@ -70,9 +70,9 @@ from typing import Any
 
 from .cache import cache_get, cache_put
 from .graph import Graph, Op
-from .tflm import run_tflm, tflm_available
+from .tflm import run_tflm, run_tflm_batch, tflm_available
 
-__all__ = ["ArenaEstimate", "analytic_arena", "measure_arena", "plan_head",
+__all__ = ["ArenaEstimate", "analytic_arena", "measure_arena", "measure_arenas", "plan_head",
            "pointer_adjustment", "arena_estimate", "ALIGN"]
 
 ALIGN = 16                   # MicroArenaBufferAlignment()
@@ -317,20 +317,53 @@ def _tflm_version() -> str:
         return "unknown"
 
 
+def _key(model: bytes) -> str:
+    return hashlib.sha256(model + f"|tflm={_tflm_version()}|{_CACHE_FORMAT}".encode()).hexdigest()
+
+
+_FIELDS = ("bytes", "total", "head", "tail")
+
+
 def measure_arena(model: bytes) -> dict[str, int]:
     """Measure ``model`` in TFLM (child process), cached by model hash and TFLM version.
 
     Returns ``{"bytes", "total", "head", "tail"}`` on the 64-bit host.
     """
-    key = hashlib.sha256(model + f"|tflm={_tflm_version()}|{_CACHE_FORMAT}".encode()).hexdigest()
-    hit = cache_get("arena", key)
-    if hit and all(k in hit for k in ("bytes", "total", "head", "tail")):
-        return {k: int(hit[k]) for k in ("bytes", "total", "head", "tail")}
-    res = run_tflm(model, bisect=True)
-    out = {"bytes": int(res.bisected_bytes or _up(res.arena_bytes)), "total": res.arena_bytes,
-           "head": res.head_bytes, "tail": res.tail_bytes}
-    cache_put("arena", key, out)
+    out = measure_arenas([model])[0]
+    if isinstance(out, Exception):
+        raise out
     return out
+
+
+def measure_arenas(models: list[bytes]) -> list[dict[str, int] | Exception]:
+    """:func:`measure_arena` for many models: the uncached ones in one child process.
+    A model TFLM cannot run comes back as its :class:`~edgeml.errors.ModelError`."""
+    out: list[dict[str, int] | Exception | None] = []
+    todo: list[int] = []
+    for i, model in enumerate(models):
+        hit = cache_get("arena", _key(model))
+        if hit and all(k in hit for k in _FIELDS):
+            out.append({k: int(hit[k]) for k in _FIELDS})
+        else:
+            out.append(None)
+            todo.append(i)
+    if len(todo) == 1:
+        results: list[Any] = []
+        try:
+            results = [run_tflm(models[todo[0]], bisect=True)]
+        except Exception as exc:  # ModelError: reported to the caller
+            results = [exc]
+    else:
+        results = run_tflm_batch([models[i] for i in todo]) if todo else []
+    for i, res in zip(todo, results, strict=True):
+        if isinstance(res, Exception):
+            out[i] = res
+            continue
+        value = {"bytes": int(res.bisected_bytes or _up(res.arena_bytes)), "total": res.arena_bytes,
+                 "head": res.head_bytes, "tail": res.tail_bytes}
+        cache_put("arena", _key(models[i]), value)
+        out[i] = value
+    return [o for o in out if o is not None]
 
 
 def arena_estimate(model: bytes, graph: Graph, *, pointer_bytes: int = 4,

@@ -89,18 +89,40 @@ class Graph:
         return not any(t.dtype in ("float32", "float16") for t in self.tensors)
 
 
-def keras_layer_name(tensor_name: str) -> str:
-    """The Keras layer behind a converted tensor name, for messages.
+_TF_OPS = {
+    "CONV_2D": ("conv2d", "conv1d"), "DEPTHWISE_CONV_2D": ("depthwise",),
+    "FULLY_CONNECTED": ("matmul", "tensordot", "dense"), "TRANSPOSE_CONV": ("transpose", "backprop"),
+    "MUL": ("mul",), "ADD": ("add",), "SUB": ("sub",), "AVERAGE_POOL_2D": ("avgpool",),
+    "MAX_POOL_2D": ("maxpool",), "MEAN": ("mean",), "SUM": ("sum",), "SOFTMAX": ("softmax",),
+    "LOGISTIC": ("sigmoid",), "TANH": ("tanh",), "RESHAPE": ("reshape", "expanddims", "squeeze"),
+    "CONCATENATION": ("concat",), "PAD": ("pad",), "RESIZE_NEAREST_NEIGHBOR": ("resize",),
+}
+_NOT_LAYERS = ("re_lu", "relu", "batch_normalization", "activation", "dropout")
 
-    The converter names an operator's output after the ops fused into it, e.g.
-    ``model/conv2d_1/Relu;model/conv2d_1/BiasAdd;...``: the layer is the path
-    component after the model's name. Names without that shape come back as is.
+
+def keras_layer_name(tensor_name: str, op: str = "") -> str:
+    """The Keras layer behind a converted operator, for messages.
+
+    The converter names an operator's output after the TF ops fused into it,
+    e.g. ``model/re_lu/Relu;model/bn/FusedBatchNormV3;model/dw1/depthwise``.
+    The layer is the path component after the model's name, taken from the
+    part whose TF op matches the operator kind (``depthwise`` for
+    ``DEPTHWISE_CONV_2D``), else from the first part that is not an
+    activation or batch normalization. A graph output (``StatefulPartitionedCall``)
+    has no layer name.
     """
-    first = tensor_name.split(";")[0]
-    parts = [p for p in first.split("/") if p]
-    if len(parts) >= 3:
-        return parts[1]
-    return first or tensor_name
+    parts = [p.split("/") for p in tensor_name.split(";") if p]
+    named = [p for p in parts if len(p) >= 3]
+    if not named:
+        return "(model output)" if tensor_name.startswith("StatefulPartitionedCall") else tensor_name
+    keys = _TF_OPS.get(op.upper(), ())
+    for p in named:
+        if any(k in p[-1].lower() for k in keys):
+            return p[1]
+    for p in named:
+        if not p[1].lower().startswith(_NOT_LAYERS):
+            return p[1]
+    return named[0][1]
 
 
 @lru_cache(maxsize=1)
@@ -130,7 +152,8 @@ def read_graph(model: bytes, *, where: str = "model") -> Graph:
     except ModelError:
         raise
     except Exception as exc:  # flatbuffers raises IndexError/struct.error on bad data
-        raise ModelError(f"{where} is a truncated or corrupted .tflite file ({type(exc).__name__})",
+        detail = f"{type(exc).__name__}: {exc}"[:80]
+        raise ModelError(f"{where} is a truncated or corrupted .tflite file ({detail})",
                          hint="re-export the model; the file may be cut short") from exc
     return graph
 

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..errors import ModelError, RuntimeFailure
 
-__all__ = ["TflmResult", "tflm_available", "run_tflm", "quantize_input"]
+__all__ = ["TflmResult", "tflm_available", "run_tflm", "run_tflm_batch", "quantize_input",
+           "probe_arenas"]
 
 TIMEOUT_S = 600
 
@@ -35,7 +36,9 @@ class TflmResult:
     input: dict[str, Any]
     output: dict[str, Any]
     outputs: np.ndarray | None       # raw output tensor per input sample
-    bisected_bytes: int | None = None
+    bisected_bytes: int | None = None  # smallest working arena (16-byte units)
+    invoke_seconds: float | None = None  # host CPU time per invoke (when timed)
+    probes: dict[int, bool] | None = None  # arena size -> allocates and invokes
 
 
 @lru_cache(maxsize=1)
@@ -54,28 +57,50 @@ def quantize_input(x: np.ndarray, scale: float, zero_point: int, dtype: str = "i
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
+def _require() -> None:
+    if not tflm_available():
+        raise RuntimeFailure("the tflite-micro interpreter is not installed on this host",
+                             hint="pip install tflite-micro (Linux x86-64, CPython 3.10-3.13)")
+
+
+def _worker(work: Path, timeout: float) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return subprocess.run([sys.executable, "-m", "edgeml.estimate._tflm_worker", str(work)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _result(result: dict[str, Any], outputs: np.ndarray | None = None) -> TflmResult:
+    rec = result["recorded"]
+    return TflmResult(arena_bytes=int(rec["total"]), head_bytes=int(rec.get("head", 0)),
+                      tail_bytes=int(rec.get("tail", 0)), parts=rec.get("parts", {}),
+                      input=result["input"], output=result["output"], outputs=outputs,
+                      bisected_bytes=result.get("bisected"),
+                      invoke_seconds=result.get("invoke_seconds"),
+                      probes={int(k): bool(v) for k, v in result.get("probe", {}).items()} or None)
+
+
 def run_tflm(model: bytes, inputs: np.ndarray | None = None, *, bisect: bool = False,
-             arena_bytes: int | None = None) -> TflmResult:
+             arena_bytes: int | None = None, time_invokes: int = 0,
+             probe: list[int] | None = None) -> TflmResult:
     """Run ``model`` in TFLM in a child process.
 
     ``inputs`` are already in the model's input dtype (see :func:`quantize_input`),
     samples first. ``bisect`` additionally searches the smallest working arena
-    by probing (each probe in a fork of the child).
+    by probing (each probe in a fork of the child). ``time_invokes`` > 0 times
+    that many invocations (best of 5 rounds, CPU time) on the host; ``probe``
+    checks whether each given arena size allocates and invokes.
     """
-    if not tflm_available():
-        raise RuntimeFailure("the tflite-micro interpreter is not installed on this host",
-                             hint="pip install tflite-micro (Linux x86-64, CPython 3.10-3.13)")
+    _require()
     with tempfile.TemporaryDirectory(prefix="edgeml-tflm-") as tmp:
         work = Path(tmp)
         (work / "model.tflite").write_bytes(model)
         if inputs is not None:
             np.save(work / "inputs.npy", np.ascontiguousarray(inputs))
-        (work / "request.json").write_text(json.dumps({"bisect": bisect,
-                                                       "arena": arena_bytes or 0}))
-        env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        proc = subprocess.run([sys.executable, "-m", "edgeml.estimate._tflm_worker", str(work)],
-                              capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
+        (work / "request.json").write_text(json.dumps({
+            "bisect": bisect, "arena": arena_bytes or 0, "time": int(time_invokes),
+            "probe": [int(n) for n in probe or []]}))
+        proc = _worker(work, TIMEOUT_S)
         if proc.returncode != 0:
             detail = _last_line(proc.stderr) or f"exit status {proc.returncode}"
             if proc.returncode < 0:
@@ -84,11 +109,45 @@ def run_tflm(model: bytes, inputs: np.ndarray | None = None, *, bisect: bool = F
                              hint="check that the model is a valid int8 .tflite using TFLM kernels")
         result = json.loads((work / "result.json").read_text())
         outputs = np.load(work / "outputs.npy") if (work / "outputs.npy").exists() else None
-    rec = result["recorded"]
-    return TflmResult(arena_bytes=int(rec["total"]), head_bytes=int(rec.get("head", 0)),
-                      tail_bytes=int(rec.get("tail", 0)), parts=rec.get("parts", {}),
-                      input=result["input"], output=result["output"], outputs=outputs,
-                      bisected_bytes=result.get("bisected"))
+    return _result(result, outputs)
+
+
+def run_tflm_batch(models: list[bytes], *, bisect: bool = True,
+                   probe_around: tuple[int, ...] = ()) -> list[TflmResult | ModelError]:
+    """Measure several models in one child process (each in its own fork there).
+
+    Returns one :class:`TflmResult` per model, or the :class:`ModelError` that
+    model raised. ``probe_around`` also probes the smallest arena plus each offset.
+    """
+    _require()
+    if not models:
+        return []
+    with tempfile.TemporaryDirectory(prefix="edgeml-tflm-") as tmp:
+        work = Path(tmp)
+        for i, m in enumerate(models):
+            (work / f"model_{i}.tflite").write_bytes(m)
+        (work / "request.json").write_text(json.dumps({
+            "batch": len(models), "bisect": bisect,
+            "probe_around": [int(d) for d in probe_around]}))
+        proc = _worker(work, TIMEOUT_S * 4)
+        if proc.returncode != 0:
+            raise ModelError(f"TFLite Micro batch failed ({_last_line(proc.stderr)})",
+                             hint="measure the models one by one to find the culprit")
+        out: list[TflmResult | ModelError] = []
+        for i in range(len(models)):
+            res = json.loads((work / f"result_{i}.json").read_text())
+            if "error" in res:
+                out.append(ModelError(f"TFLite Micro could not run the model ({res['error']})",
+                                      hint="check that the model is a valid int8 .tflite "
+                                           "using TFLM kernels"))
+            else:
+                out.append(_result(res))
+    return out
+
+
+def probe_arenas(model: bytes, sizes: list[int]) -> dict[int, bool]:
+    """Does ``model`` allocate and invoke with each arena size? (one child process)"""
+    return dict(run_tflm(model, probe=sizes).probes or {})
 
 
 def _last_line(text: str) -> str:

@@ -25,7 +25,8 @@ import numpy as np
 
 from .._tf import keras as _keras
 
-__all__ = ["REFERENCE_MODELS", "reference_model", "corpus_names", "corpus_model", "to_int8"]
+__all__ = ["REFERENCE_MODELS", "reference_model", "corpus_names", "corpus_model", "to_int8",
+           "cached_model"]
 
 # --------------------------------------------------------------------------- reference models
 
@@ -212,8 +213,7 @@ def _corpus() -> dict[str, Callable[[Any], Any]]:
         i = _img(k, (16, 16, 3))
         x = k.layers.ReLU(6.0)(k.layers.Conv2D(8, 3, strides=2, padding="same")(i))
         x = k.layers.Conv2D(12, 3, padding="same")(x)
-        x = k.layers.Activation("hard_swish")(x) if hasattr(k.activations, "hard_swish") \
-            else k.layers.Lambda(lambda t: t * k.backend.relu(t + 3.0, max_value=6.0) / 6.0)(x)
+        x = k.layers.Lambda(lambda t: t * k.backend.relu(t + 3.0, max_value=6.0) / 6.0)(x)
         return k.Model(i, k.layers.Dense(4)(k.layers.Flatten()(x)))
 
     def leaky(k):
@@ -401,3 +401,61 @@ def to_int8(model: Any, *, seed: int = 0, n: int = 32) -> bytes:
     rng = np.random.default_rng(seed)
     shape = (n, *model.input_shape[1:])
     return to_int8_tflite(model, rng.normal(size=shape).astype(np.float32))
+
+
+def _fingerprint(kind: str) -> str:
+    """Changes when the definitions of that model set or the converter change."""
+    import hashlib
+    import inspect
+    from importlib.metadata import version
+
+    from ..compress import ptq
+
+    if kind == "single":
+        from . import prior
+
+        sources = [inspect.getsource(prior._single_ops)]
+    elif kind == "corpus":
+        sources = [inspect.getsource(_corpus)]
+    else:
+        sources = [inspect.getsource(f) for f in (*REFERENCE_MODELS.values(), _bn_relu)]
+    sources += [inspect.getsource(to_int8), inspect.getsource(ptq.to_int8_tflite)]
+    h = hashlib.sha256("\n".join(sources).encode())
+    for dist in ("tensorflow", "tf-keras"):
+        try:
+            h.update(version(dist).encode())
+        except Exception:  # pragma: no cover - metadata missing
+            pass
+    return h.hexdigest()[:16]
+
+
+def cached_model(kind: str, name: str, *, directory: str | None = None) -> bytes:
+    """A ``reference``, ``corpus`` or ``single`` (single-operator) model's int8
+    bytes, converted once and kept under ``directory`` (default: the edgeml
+    cache directory) keyed by the model definitions and TF version."""
+    from pathlib import Path
+
+    from .._io import atomic_write
+    from .cache import cache_dir
+
+    root = Path(directory) if directory else cache_dir() / "zoo"
+    path = root / f"{kind}-{name}-{_fingerprint(kind)}.tflite"
+    if path.is_file():
+        return path.read_bytes()
+    if kind == "reference":
+        data = reference_model(name)
+    elif kind == "corpus":
+        data = corpus_model(name)
+    elif kind == "single":
+        from .prior import single_op_model
+
+        data = single_op_model(name)
+    else:
+        from ..errors import ModelError
+
+        raise ModelError(f"unknown model set {kind!r}", hint="use reference, corpus or single")
+    try:
+        atomic_write(path, data)
+    except OSError:
+        pass
+    return data
