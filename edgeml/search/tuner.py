@@ -275,7 +275,7 @@ def _make_tuner_class() -> type:
             t1 = time.perf_counter()
             note = ""
             try:
-                est = estimate_model(model_bytes, self.target)
+                ests = {t.name: estimate_model(model_bytes, t) for t in self.targets}
             except ModelError:
                 # TFLM can abort in SOFTMAX prepare on untrained weights; measure the
                 # model without its final softmax (same weights and activations, one
@@ -283,13 +283,17 @@ def _make_tuner_class() -> type:
                 logits = self._without_softmax(model)
                 if logits is None:
                     raise
-                small = estimate_model(to_int8_tflite(logits, self._calib), self.target)
-                est = estimate_graph(read_graph(model_bytes), self.target,
-                                     arena_bytes=small.arena_bytes + 16 * 8, source="tflm")
+                logits_bytes = to_int8_tflite(logits, self._calib)
+                graph = read_graph(model_bytes)
+                ests = {}
+                for t in self.targets:
+                    small = estimate_model(logits_bytes, t)
+                    ests[t.name] = estimate_graph(graph, t, arena_bytes=small.arena_bytes + 16 * 8,
+                                                  source=small.source)
                 note = "arena measured without the final softmax"
             self.seconds["convert"] += t1 - t0
             self.seconds["tflm"] += time.perf_counter() - t1
-            return self._on_all_targets(model_bytes, est), note
+            return ests, note
 
         @staticmethod
         def _without_softmax(model: Any) -> Any | None:
@@ -302,13 +306,16 @@ def _make_tuner_class() -> type:
                 return keras.Model(model.input, model.get_layer("logits").output)
             return None
 
-        def _on_all_targets(self, model_bytes: bytes, est: Estimate) -> dict[str, Estimate]:
-            out = {self.target.name: est}
-            if len(self.targets) > 1:
-                graph = read_graph(model_bytes)
-                for t in self.targets[1:]:
-                    out[t.name] = estimate_graph(graph, t, arena_bytes=est.arena_bytes,
-                                                 source=est.source)
+        def _trained_estimates(self, model_bytes: bytes, host_arena: int) -> dict[str, Estimate]:
+            """Estimates of a trained model, from the arena its accuracy run recorded."""
+            graph = read_graph(model_bytes)
+            out = {}
+            for t in self.targets:
+                if (getattr(t, "accelerator", None) or {}).get("type"):
+                    out[t.name] = estimate_model(model_bytes, t)  # NPU targets: their compiler
+                else:
+                    out[t.name] = estimate_graph(graph, t, host_arena_bytes=host_arena,
+                                                 source="tflm")
             return out
 
         def _fill(self, rec: dict[str, Any], ests: dict[str, Estimate]) -> None:
@@ -391,9 +398,8 @@ def _make_tuner_class() -> type:
             self.seconds["train"] += t1 - t0
             self.seconds["convert"] += t2 - t1
             self.seconds["tflm"] += t3 - t2
-            est = estimate_graph(read_graph(model_bytes), self.target,
-                                 arena_bytes=int(ev.tflm.bisected_bytes or ev.tflm.arena_bytes))
-            self._fill(rec, self._on_all_targets(model_bytes, est))
+            host_arena = int(ev.tflm.bisected_bytes or ev.tflm.arena_bytes)
+            self._fill(rec, self._trained_estimates(model_bytes, host_arena))
             folder = self.store.artifact_dir(number)
             for stale in folder.glob(".*"):  # left by a run killed while saving
                 stale.unlink(missing_ok=True)
