@@ -1,0 +1,32 @@
+"""One-line errors of the search command's own flags (no training involved)."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgeml.cli import main
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--resume", "{tmp}/nope"], "--resume {tmp}/nope: no such directory"),
+    (["--resume", "{tmp}"], "not an edgeml run directory (no run.json)"),
+    (["--resume", "{tmp}", "--target", "esp32"], "--resume takes the run's settings from "
+                                                  "{tmp}/run.json; drop --target"),
+    (["--space", "{tmp}/missing.py", "--out", "{tmp}/run"], "space file '{tmp}/missing.py' "
+                                                            "does not exist"),
+    (["--target", "esp32,esp99", "--out", "{tmp}/run"], "unknown target 'esp99'"),
+    (["--accuracy-tolerance", "1.5", "--out", "{tmp}/run"], "--accuracy-tolerance must be in"),
+])
+def test_search_flag_errors_are_one_line(tmp_path, capfd, args, message):
+    code = main(["search", *[a.format(tmp=tmp_path) for a in args]])
+    err = [ln for ln in capfd.readouterr().err.splitlines() if ln.strip()]
+    assert code == 2
+    assert err[-1].startswith("edgeml: error: ") and message.format(tmp=tmp_path) in err[-1], err
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_objective_is_refused_by_the_parser(capfd):
+    with pytest.raises(SystemExit) as exc:
+        main(["search", "--objective", "speed"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'speed'" in capfd.readouterr().err
