@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +153,8 @@ class Target:
 
 def targets_dir() -> Path:
     """The directory holding the shipped target profiles."""
+    from importlib import resources
+
     shipped = resources.files("edgeml") / "_targets"
     if shipped.is_dir():
         return Path(str(shipped))

@@ -75,7 +75,8 @@ class Estimate:
 
 
 def estimate_model(model: bytes, target: Target, *, where: str = "model",
-                   measure: bool | None = None, on_tflm_error: str = "raise") -> Estimate:
+                   measure: bool | None = None, on_tflm_error: str = "raise",
+                   graph: Graph | None = None) -> Estimate:
     """Estimate ``model`` (``.tflite`` bytes) on ``target``.
 
     The arena is the smallest one that allocates and invokes in the real TFLM
@@ -85,8 +86,10 @@ def estimate_model(model: bytes, target: Target, *, where: str = "model",
     falls back to the analytic arena when TFLM cannot run the model (for
     example an untrained model whose softmax TFLM refuses); ``"raise"`` raises
     :class:`~edgeml.errors.ModelError`. Ethos-U targets go through Vela.
+    ``graph`` skips parsing when the caller already has ``read_graph(model)``.
     """
-    graph = read_graph(model, where=where)
+    if graph is None:
+        graph = read_graph(model, where=where)
     if target.accelerator.get("type") == "ethos-u":
         return _estimate_ethos(model, graph, target)
     notes: list[str] = []
@@ -105,14 +108,6 @@ def estimate_model(model: bytes, target: Target, *, where: str = "model",
         notes.append(f"TFLM could not run the model ({exc.message}); arena planned analytically")
     return estimate_graph(graph, target, arena_bytes=arena.bytes, source=arena.source,
                           arena=arena, notes=tuple(notes))
-
-
-def analytic_arena_bytes(graph: Graph, target: Target | None = None) -> int:
-    """Analytic arena (see :mod:`edgeml.estimate.arena`) for ``target``'s pointer width."""
-    host = analytic_arena(graph)[0]
-    if target is None or target.pointer_bytes == 4:
-        return host - pointer_adjustment(graph)
-    return host
 
 
 def estimate_graph(graph: Graph, target: Target, *, arena_bytes: int | None = None,

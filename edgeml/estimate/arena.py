@@ -66,6 +66,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 from .cache import cache_get, cache_put
@@ -308,13 +309,24 @@ def pointer_adjustment(graph: Graph) -> int:
 # --------------------------------------------------------------------------- measured
 
 
+@lru_cache(maxsize=1)
 def _tflm_version() -> str:
-    try:
-        from importlib.metadata import version
+    """The installed tflite-micro version, read from its files without importing the
+    package (which would load the interpreter library)."""
+    import importlib.util
+    import re
+    from pathlib import Path
 
-        return version("tflite-micro")
-    except Exception:  # pragma: no cover - metadata missing
-        return "unknown"
+    try:
+        spec = importlib.util.find_spec("tflite_micro")
+        if spec and spec.origin:
+            text = (Path(spec.origin).parent / "python" / "tflite_micro" / "_version.py").read_text()
+            m = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", text)
+            if m:
+                return m.group(1)
+    except (ImportError, OSError):
+        pass
+    return "unknown"
 
 
 def _key(model: bytes) -> str:
@@ -373,8 +385,12 @@ def arena_estimate(model: bytes, graph: Graph, *, pointer_bytes: int = 4,
     Measured in TFLM where it is installed (``measure=None``: when available;
     custom operators are never measured), otherwise planned analytically.
     """
-    if measure is None:
-        measure = tflm_available() and not any(o.startswith("CUSTOM") for o in graph.op_names)
+    custom = any(o.startswith("CUSTOM") for o in graph.op_names)
+    cached = None if (measure is False or custom) else cache_get("arena", _key(model))
+    if cached and all(k in cached for k in _FIELDS):
+        measure = True  # measured before: no need to load the interpreter
+    elif measure is None:
+        measure = tflm_available() and not custom
     adjust = pointer_adjustment(graph) if pointer_bytes == 4 else 0
     if measure:
         m = measure_arena(model)

@@ -8,6 +8,7 @@ schema where ``tflite-micro`` is not installable.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -127,11 +128,26 @@ def keras_layer_name(tensor_name: str, op: str = "") -> str:
 
 @lru_cache(maxsize=1)
 def _schema() -> Any:
+    """The TFLite flatbuffer schema bindings, loaded from the tflite-micro wheel by
+    path (importing the ``tflite_micro`` package would also load its interpreter
+    library, which parsing does not need), or TensorFlow's copy of the schema."""
+    import importlib.util
+    from pathlib import Path
+
     try:
-        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
-    except ImportError:  # pragma: no cover - non x86-64 hosts
-        from tensorflow.lite.python import schema_py_generated as fb
-    return fb
+        spec = importlib.util.find_spec("tflite_micro")
+        path = (Path(spec.origin).parent / "tensorflow" / "lite" / "micro" / "python"
+                / "schema_py_generated.py") if spec and spec.origin else None
+        if path is not None and path.is_file():
+            mod_spec = importlib.util.spec_from_file_location("edgeml_tflite_schema", path)
+            module = importlib.util.module_from_spec(mod_spec)
+            mod_spec.loader.exec_module(module)
+            return module
+    except (ImportError, OSError):  # pragma: no cover - fall back below
+        pass
+    from tensorflow.lite.python import schema_py_generated as fb  # pragma: no cover
+
+    return fb  # pragma: no cover
 
 
 @lru_cache(maxsize=1)
@@ -147,8 +163,7 @@ def read_graph(model: bytes, *, where: str = "model") -> Graph:
                          hint="pass a .tflite file produced by the TFLite converter")
     fb = _schema()
     try:
-        m = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(bytearray(model), 0))
-        graph = _build(m, model, fb)
+        graph = _build(fb.Model.GetRootAs(bytearray(model), 0), model, fb)
     except ModelError:
         raise
     except Exception as exc:  # flatbuffers raises IndexError/struct.error on bad data
@@ -158,53 +173,69 @@ def read_graph(model: bytes, *, where: str = "model") -> Graph:
     return graph
 
 
+def _text(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
+
+
 def _build(m: Any, model: bytes, fb: Any) -> Graph:
-    if not m.subgraphs:
+    """Read what the estimates need with the flatbuffer accessors (weights are not
+    copied, so a large model parses in milliseconds)."""
+    if m.SubgraphsLength() < 1:
         raise ModelError("model has no subgraph", hint="re-convert the model")
-    sg = m.subgraphs[0]
+    sg = m.Subgraphs(0)
     names = _op_names()
-    buffers = m.buffers or []
+    n_buffers = m.BuffersLength()
     tensors: list[TensorInfo] = []
-    for i, t in enumerate(sg.tensors or []):
-        shape = tuple(int(s) for s in (t.shape if t.shape is not None else []))
-        dtype = _DTYPES.get(int(t.type), f"type{int(t.type)}")
-        q = t.quantization
+    for i in range(sg.TensorsLength()):
+        t = sg.Tensors(i)
+        shape = tuple(int(t.Shape(j)) for j in range(t.ShapeLength()))
+        dtype = _DTYPES.get(int(t.Type()), f"type{int(t.Type())}")
+        q = t.Quantization()
         scale = zp = None
         n_scales = 0
-        if q is not None and q.scale is not None and len(q.scale) > 0:
-            n_scales = len(q.scale)
-            scale = float(q.scale[0])
-            zp = int(q.zeroPoint[0]) if q.zeroPoint is not None and len(q.zeroPoint) else 0
-        buf = buffers[t.buffer] if 0 <= t.buffer < len(buffers) else None
-        const = bool(buf is not None and ((buf.data is not None and len(buf.data) > 0)
-                                          or getattr(buf, "size", 0)))
-        n = int(np.prod(shape)) if shape else 1
+        if q is not None and q.ScaleLength() > 0:
+            n_scales = q.ScaleLength()
+            scale = float(q.Scale(0))
+            zp = int(q.ZeroPoint(0)) if q.ZeroPointLength() else 0
+        b = t.Buffer()
+        const = False
+        if 0 <= b < n_buffers:
+            buf = m.Buffers(b)
+            const = buf is not None and (buf.DataLength() > 0 or int(buf.Size() or 0) > 0)
+        n = math.prod(shape) if shape else 1
         itemsize = np.dtype(_NP[dtype]).itemsize if dtype in _NP else 1
-        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name or "")
-        tensors.append(TensorInfo(i, name, shape, dtype, scale, zp, const, n * itemsize, n_scales))
+        tensors.append(TensorInfo(i, _text(t.Name()), shape, dtype, scale, zp, const,
+                                  n * itemsize, n_scales))
     ops: list[Op] = []
-    for k, o in enumerate(sg.operators or []):
-        code = m.operatorCodes[o.opcodeIndex]
-        builtin = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
+    for k in range(sg.OperatorsLength()):
+        o = sg.Operators(k)
+        code = m.OperatorCodes(o.OpcodeIndex())
+        builtin = max(int(code.BuiltinCode()), int(code.DeprecatedBuiltinCode()))
         name = names.get(builtin, f"OP_{builtin}")
         if name == "CUSTOM":
-            cc = code.customCode
-            name = "CUSTOM:" + (cc.decode() if isinstance(cc, bytes) else str(cc))
-        ins = tuple(int(i) for i in (o.inputs if o.inputs is not None else []) if i >= 0)
-        outs = tuple(int(i) for i in (o.outputs if o.outputs is not None else []))
+            name = "CUSTOM:" + _text(code.CustomCode())
+        ins = tuple(int(o.Inputs(j)) for j in range(o.InputsLength()) if o.Inputs(j) >= 0)
+        outs = tuple(int(o.Outputs(j)) for j in range(o.OutputsLength()))
         out_shape = tensors[outs[0]].shape if outs else ()
-        out_el = int(np.prod(out_shape)) if out_shape else 0
-        params = sum(int(np.prod(tensors[i].shape or (1,))) for i in ins if tensors[i].is_constant)
-        macs = _macs(name, [tensors[i] for i in ins], out_shape, out_el, o, fb)
+        out_el = math.prod(out_shape) if out_shape else 0
+        params = sum(math.prod(tensors[i].shape or (1,)) for i in ins if tensors[i].is_constant)
+        window = (1, 1)
+        if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D") and o.BuiltinOptions() is not None:
+            opt = fb.Pool2DOptions()
+            table = o.BuiltinOptions()
+            opt.Init(table.Bytes, table.Pos)
+            window = (int(opt.FilterHeight()) or 1, int(opt.FilterWidth()) or 1)
+        macs = _macs(name, [tensors[i] for i in ins], out_shape, out_el, window)
         layer = tensors[outs[0]].name if outs else ""
         ops.append(Op(k, name, ins, outs, out_shape, macs, params, out_el, layer))
     return Graph(ops=tuple(ops), tensors=tuple(tensors),
-                 inputs=tuple(int(i) for i in sg.inputs), outputs=tuple(int(i) for i in sg.outputs),
+                 inputs=tuple(int(sg.Inputs(j)) for j in range(sg.InputsLength())),
+                 outputs=tuple(int(sg.Outputs(j)) for j in range(sg.OutputsLength())),
                  model_bytes=len(model), sha256=hashlib.sha256(model).hexdigest())
 
 
 def _macs(name: str, ins: list[TensorInfo], out_shape: tuple[int, ...], out_el: int,
-          o: Any, fb: Any) -> int:
+          window: tuple[int, int] = (1, 1)) -> int:
     if name == "CONV_2D" and len(ins) >= 2:
         _, kh, kw, cin = ins[1].shape  # filter: [out_c, kh, kw, in_c]
         return out_el * kh * kw * cin
@@ -215,12 +246,9 @@ def _macs(name: str, ins: list[TensorInfo], out_shape: tuple[int, ...], out_el: 
         return out_el * int(ins[1].shape[-1])
     if name == "TRANSPOSE_CONV" and len(ins) >= 3:
         _, kh, kw, _ = ins[1].shape
-        return int(np.prod(ins[2].shape)) * kh * kw * int(ins[1].shape[0])
+        return math.prod(ins[2].shape) * kh * kw * int(ins[1].shape[0])
     if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
-        opt = o.builtinOptions
-        fh = getattr(opt, "filterHeight", 1) or 1
-        fw = getattr(opt, "filterWidth", 1) or 1
-        return out_el * fh * fw
+        return out_el * window[0] * window[1]
     if name in ("MEAN", "SUM") and ins:
-        return int(np.prod(ins[0].shape or (1,)))
+        return math.prod(ins[0].shape or (1,))
     return out_el

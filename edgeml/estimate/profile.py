@@ -36,7 +36,8 @@ def profile_model(path: str | Path, target: Target, *, limits: Limits | None = N
                          f"tensors, input {'/'.join(io)}) but {target.name} runs int8 kernels only",
                          hint="convert with full-integer quantization (edgeml's int8 export, or "
                               "TFLiteConverter with a representative dataset and int8 input/output)")
-    est = estimate_model(data, target, where=str(p), measure=measure, on_tflm_error="analytic")
+    est = estimate_model(data, target, where=str(p), measure=measure, on_tflm_error="analytic",
+                         graph=graph)
     return profile_dict(est, target, limits=limits)
 
 
