@@ -75,3 +75,32 @@ def multi_run(tmp_path_factory):
 def fit_counter():
     """``with fit_counter() as fits:`` counts real ``Model.fit`` calls (see count_fits)."""
     return count_fits
+
+
+MLP_SPACE = '''
+"""A small user space for digits: an MLP on the flattened 8x8 image (fast to convert)."""
+import tf_keras as keras
+
+SMALLEST = {"layers": 1, "units": 16}
+
+
+def build(hp):
+    layers = hp.Int("layers", 1, 2)
+    units = hp.Choice("units", [16, 32, 64])
+    inputs = keras.Input(shape=(8, 8, 1))
+    x = keras.layers.Flatten()(inputs)
+    for i in range(layers):
+        x = keras.layers.Dense(units, activation="relu", name=f"dense{i}")(x)
+    x = keras.layers.Dense(10, name="logits")(x)
+    model = keras.Model(inputs, keras.layers.Softmax(name="probs")(x))
+    model.compile(optimizer=keras.optimizers.Adam(hp.Float("lr", 3e-3, 2e-2, sampling="log")),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+'''
+
+
+@pytest.fixture(scope="session")
+def mlp_space(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("space") / "mlp_space.py"
+    path.write_text(MLP_SPACE)
+    return path

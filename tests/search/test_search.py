@@ -131,7 +131,7 @@ def test_same_seed_draws_the_same_candidates(strategy, tmp_path):
     assert len({str(d) for d in first}) == 6
 
 
-def test_resume_after_kill_9_runs_every_trial_once(tmp_path, fit_counter):
+def test_resume_after_kill_9_runs_every_trial_once(tmp_path, fit_counter, mlp_space):
     """kill -9 a real search (Bayesian) mid-run; --resume finishes it without rerunning or
     losing a trial, and the fresh oracle redraws exactly the recorded candidates."""
     import os
@@ -143,8 +143,9 @@ def test_resume_after_kill_9_runs_every_trial_once(tmp_path, fit_counter):
     from edgeml.pipeline import resume_search
 
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "edgeml", "search", "--trials", "4", "--epochs", "1",
-           "--seed", "2", "--strategy", "bayesian", "--out", str(out), "--quiet"]
+    cmd = [sys.executable, "-m", "edgeml", "search", "--trials", "4", "--epochs", "2",
+           "--seed", "2", "--strategy", "bayesian", "--space", str(mlp_space), "--out", str(out),
+           "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while True:
@@ -206,10 +207,10 @@ def test_custom_space_file(tmp_path):
     assert set(rep["chosen"]["estimate"]["ops"]) <= {"FULLY_CONNECTED", "RESHAPE", "SOFTMAX"}
 
 
-def test_hyperband_continues_trials_from_their_weights(tmp_path, fit_counter):
+def test_hyperband_continues_trials_from_their_weights(tmp_path, fit_counter, mlp_space):
     with fit_counter() as fits:
         res = run_search(SearchConfig(trials=2, epochs=3, seed=0, strategy="hyperband",
-                                      out=str(tmp_path / "run")))
+                                      space=str(mlp_space), out=str(tmp_path / "run")))
     done = trained(res.report["trials"])
     assert all("tuner/epochs" in r["hyperparameters"] for r in done)
     cont = [r for r in done if r["hyperparameters"].get("tuner/trial_id")]
