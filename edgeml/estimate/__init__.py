@@ -1,10 +1,13 @@
 """Hardware estimates: the one place where memory, latency and energy are computed.
 
-``estimate_model(model_bytes, target)`` reads the ``.tflite`` graph, measures the
-tensor arena in the real TFLite Micro interpreter (child process), checks the
-operators against the target's runtime and applies the target's latency and
-power models. ``violations()`` compares an :class:`Estimate` with the target
-and the user's :class:`Limits` (optuna's convention: a value ``<= 0`` is met).
+``estimate_model(model_bytes, target)`` reads the ``.tflite`` graph
+(:mod:`.graph`), measures the tensor arena in the real TensorFlow Lite Micro
+interpreter and converts it to the target's pointer width (:mod:`.arena`),
+checks the operators against the target's runtime and applies the target's
+latency (:mod:`.latency`, calibrated by :mod:`.profiles`) and power models;
+Ethos-U targets go through Vela (:mod:`.vela`). ``violations()`` compares an
+:class:`Estimate` with the target and the user's :class:`Limits` (optuna's
+convention: a value ``<= 0`` is met). ``edgeml profile`` is :mod:`.profile`.
 """
 
 from __future__ import annotations
@@ -143,7 +146,8 @@ def _assemble(graph: Graph, target: Target, *, arena_bytes: int, source: str, la
               notes: tuple[str, ...] = (), model_bytes: int | None = None,
               accelerator: dict[str, Any] | None = None,
               ops: tuple[str, ...] | None = None,
-              runs_on_cpu: tuple[str, ...] | None = None) -> Estimate:
+              runs_on_cpu: tuple[str, ...] | None = None,
+              latency_model: str | None = None) -> Estimate:
     ops = graph.op_names if ops is None else ops
     cpu = graph.op_names if runs_on_cpu is None else runs_on_cpu
     unsupported = tuple(op for op in dict.fromkeys(cpu) if op not in target.ops)
@@ -158,7 +162,8 @@ def _assemble(graph: Graph, target: Target, *, arena_bytes: int, source: str, la
                     latency_ms=latency_ms, energy_uj=energy, macs=graph.macs,
                     params=graph.params, ops=graph.op_names, unsupported_ops=unsupported,
                     unsupported_layers=bad_layers, int8=graph.is_int8, source=source,
-                    layers=layers, arena=arena, latency_model=target.latency.status,
+                    layers=layers, arena=arena,
+                    latency_model=latency_model or target.latency.status,
                     accelerator=accelerator or {}, notes=notes)
 
 
@@ -204,6 +209,8 @@ def _estimate_ethos(model: bytes, graph: Graph, target: Target) -> Estimate:
                      latency_ms=npu_ms + cpu_ms, layers=tuple(layers), arena=arena,
                      model_bytes=res.model_bytes, accelerator=accel, ops=ops_used,
                      runs_on_cpu=res.cpu_ops,
+                     latency_model=f"Vela performance model (NPU); CPU operators: "
+                                   f"{target.latency.status}",
                      notes=(f"{res.npu_ops} NPU operator(s), {len(res.cpu_ops)} on the CPU",))
 
 

@@ -5,9 +5,13 @@ quantization), so edgeml never runs it in its own process. The parent writes
 ``model.tflite``, an optional ``inputs.npy`` (int8, samples first) and
 ``request.json`` into a directory and runs ``python -m edgeml.estimate._tflm_worker DIR``.
 This process imports only numpy and tflite_micro (no TensorFlow), so it can
-``fork`` for each bisection probe: a probe that crashes only kills its fork.
+``fork`` for each arena probe: a probe that crashes only kills its fork.
 
-Results go to ``result.json`` (and ``outputs.npy``).
+Requests: ``bisect`` (the smallest working arena, in 16-byte units),
+``probe`` (does each given arena size allocate and invoke?), ``time`` (CPU
+time per invoke) and ``batch`` (several models ``model_<i>.tflite``, each in
+its own fork). Results go to ``result.json`` / ``result_<i>.json`` (and
+``outputs.npy``).
 """
 
 from __future__ import annotations
