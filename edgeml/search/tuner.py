@@ -224,7 +224,7 @@ def _make_tuner_class() -> type:
                      epochs: int, seed: int, directory: str | Path,
                      project_name: str = ".oracle", objective: str = "accuracy",
                      tolerance: float = DEFAULT_TOLERANCE, patience: int = 5,
-                     on_event: Event | None = None, **_: Any) -> None:
+                     on_event: Event | None = None) -> None:
             if objective not in OBJECTIVES:
                 raise EdgeMLError(f"unknown objective {objective!r}",
                                   hint=f"use --objective {', '.join(OBJECTIVES)}")
