@@ -27,8 +27,9 @@ def edgeml_cache(tmp_path_factory, zoo_dir):
 
 
 @pytest.fixture(scope="session")
-def zoo_dir(request) -> str:
-    return str(request.config.cache.mkdir("edgeml-zoo"))
+def zoo_dir(request, tmp_path_factory) -> str:
+    cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+    return str(cache.mkdir("edgeml-zoo") if cache else tmp_path_factory.mktemp("edgeml-zoo"))
 
 
 @pytest.fixture(scope="session")
