@@ -118,7 +118,11 @@ def test_search_end_to_end_writes_a_deployable_model(tmp_path):
     assert bytes(int(tok, 16) for tok in body.replace("\n", " ").split(",") if tok.strip()) == model
     assert f"const unsigned int g_model_len = {len(model)};" in src
     header = (out / "model_data.h").read_text()
-    assert f"kTensorArenaSize = {chosen['estimate']['arena_bytes']};" in header
+    import re
+
+    measured = int(re.search(r"kTensorArenaMeasured = (\d+);", header).group(1))
+    arena = int(re.search(r"kTensorArenaSize = (\d+);", header).group(1))
+    assert measured == chosen["estimate"]["arena_bytes"] <= arena
     assert "alignas(16) const unsigned char g_model[]" in src
     obj = tmp_path / "model_data.o"
     cc = subprocess.run(["g++", "-std=c++11", "-Wall", "-Werror", "-c", str(out / "model_data.cc"),
