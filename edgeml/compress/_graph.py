@@ -35,6 +35,7 @@ class Node:
     layer: Any
     inputs: tuple[str, ...]    # ids of the Keras tensors the layer reads
     outputs: tuple[str, ...]   # ids of the Keras tensors it writes
+    tensors: tuple[Any, ...] = ()  # the Keras tensors it reads (for probe models)
 
 
 def _check_functional(model: Any) -> None:
@@ -62,7 +63,8 @@ def nodes(model: Any) -> list[Node]:
         for node in model._nodes_by_depth[depth]:
             if node.is_input:
                 continue
-            out.append(Node(node.layer, tuple(node.flat_input_ids), tuple(node.flat_output_ids)))
+            out.append(Node(node.layer, tuple(node.flat_input_ids), tuple(node.flat_output_ids),
+                            tuple(node.keras_inputs)))
     return out
 
 

@@ -17,7 +17,7 @@ class FitSettings:
     lr: float = 1e-3
     batch_size: int = 32
     seed: int = 0
-    patience: int = 4          # early stopping on validation loss; 0 = off
+    patience: int = 6          # early stopping on validation loss; 0 = off
 
 
 def fine_tune(model: Any, dataset: Any, fit: FitSettings, *, lr: float | None = None,
@@ -29,6 +29,8 @@ def fine_tune(model: Any, dataset: Any, fit: FitSettings, *, lr: float | None = 
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     cbs = list(callbacks or [])
     if early_stop and fit.patience > 0:
+        cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3,
+                                                     patience=max(1, fit.patience // 2)))
         cbs.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=fit.patience,
                                                  restore_best_weights=True))
     hist = model.fit(dataset.x_train, dataset.y_train,

@@ -164,7 +164,7 @@ def compress_model(model: Any, dataset: Any, target: Target, options: CompressOp
 
     if options.structured:
         set_seed(options.seed)
-        pruned, plan = structured_prune(current, options.structured)
+        pruned, plan = structured_prune(current, options.structured, calib)
         epochs = fine_tune(pruned, dataset, fit)
         kept = ", ".join(f"{k} {v['channels']}->{v['kept']}" for k, v in plan.summary().items())
         b = to_int8_tflite(pruned, calib)
@@ -200,7 +200,7 @@ def compress_model(model: Any, dataset: Any, target: Target, options: CompressOp
             if q.unwrapped:
                 note += f"; left in float during QAT: {', '.join(q.unwrapped)}"
             st, est = _measure("QAT int8", None, qb, dataset, target, int8="qat",
-                               sparsity=kernel_sparsity(current) if options.prune else None,
+                               sparsity=kernel_sparsity(q.model) if options.prune else None,
                                note=note)
             record(st)
             if st.int8_val_accuracy >= current_stage.int8_val_accuracy:

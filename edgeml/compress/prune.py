@@ -50,6 +50,7 @@ class _Group:
     fixed: bool = False
     producers: list[Any] = field(default_factory=list)
     members: list[Any] = field(default_factory=list)   # BN / depthwise along the channels
+    consumers: list[tuple[Any, Any, int]] = field(default_factory=list)  # layer, tensor, spatial
     keep: np.ndarray | None = None                      # kept channel indices (sorted)
 
 
@@ -90,6 +91,7 @@ class _Groups:
         ga.fixed = ga.fixed or gb.fixed
         ga.producers += gb.producers
         ga.members += gb.members
+        ga.consumers += gb.consumers
         del self.groups[rb]
         return ra
 
@@ -157,10 +159,15 @@ class StructuredPlan:
         return (np.arange(chan.spatial)[:, None] * g.size + g.keep[None, :]).reshape(-1)
 
 
-def plan_structured(model: Any, fraction: float) -> StructuredPlan:
+def plan_structured(model: Any, fraction: float, x: np.ndarray | None = None) -> StructuredPlan:
     """Decide which channels to remove: the lowest-importance ``fraction`` of every
-    prunable group, importance being the L1 norm of each channel's filter times the
-    scale of the BatchNorm / depthwise layers along its path."""
+    prunable group.
+
+    With sample inputs ``x``, a channel's importance is what it feeds forward: its
+    mean absolute activation where the next Conv/Dense layers read it, times the
+    norm of their weights on it. Without data it is the L1 norm of the channel's
+    filters times the scale of the BatchNorm / depthwise layers along its path.
+    """
     kinds = _layer_kinds()
     groups = _Groups()
     chans: dict[str, _Chan | None] = {t: None for t in _graph.input_ids(model)}
@@ -177,6 +184,8 @@ def plan_structured(model: Any, fraction: float) -> StructuredPlan:
         if _is(layer, kinds["producer"]) and _channels_last(layer) \
                 and getattr(layer, "groups", 1) == 1 and len(ins) == 1:
             size = int(layer.filters if hasattr(layer, "filters") else layer.units)
+            if first is not None:
+                groups.get(first.gid).consumers.append((layer, node.tensors[0], first.spatial))
             gid = groups.new(size)
             groups.get(gid).producers.append(layer)
             out = _Chan(gid)
@@ -225,13 +234,14 @@ def plan_structured(model: Any, fraction: float) -> StructuredPlan:
         c = chan_in.get(node.layer.name)
         if c is not None and c.spatial > 1 and roles[node.layer.name] not in ("producer", "other"):
             groups.fix(c)
-    for g in groups.groups.values():
-        if g.fixed or not g.producers or g.size < 2:
-            continue
+    todo = [g for g in groups.groups.values() if not g.fixed and g.producers and g.size >= 2
+            and max(1, int(round(g.size * (1.0 - fraction)))) < g.size]
+    act = _activation_importance(model, todo, x) if x is not None and len(x) else {}
+    for g in todo:
         n_keep = max(1, int(round(g.size * (1.0 - fraction))))
-        if n_keep >= g.size:
-            continue
-        score = _importance(g)
+        score = act.get(g.gid)
+        if score is None:
+            score = _importance(g)
         g.keep = np.sort(np.argsort(-score, kind="stable")[:n_keep])
     return StructuredPlan(fraction=fraction, groups=groups, chan_in=chan_in, chan_out=chan_out,
                           roles=roles)
@@ -257,14 +267,39 @@ def _importance(g: _Group) -> np.ndarray:
     return score
 
 
+def _activation_importance(model: Any, todo: list[_Group], x: np.ndarray) -> dict[int, np.ndarray]:
+    """Per group: sum over the layers reading it of mean|activation| x weight norm."""
+    keras = _keras()
+    reads = [(g.gid, layer, tensor, spatial) for g in todo if g.consumers
+             for layer, tensor, spatial in g.consumers]
+    if not reads:
+        return {}
+    probe = keras.Model(model.inputs, [t for _, _, t, _ in reads])
+    outs = probe.predict(x, batch_size=256, verbose=0)
+    outs = outs if isinstance(outs, list) else [outs]
+    scores: dict[int, np.ndarray] = {}
+    for (gid, layer, _, spatial), a in zip(reads, outs, strict=True):
+        size = next(g.size for g in todo if g.gid == gid)
+        mean_abs = np.abs(a).reshape(-1, spatial, size).mean(axis=(0, 1))
+        k = layer.kernel.numpy()
+        rows = k.reshape(-1, spatial, size, k.shape[-1]) if spatial > 1 else \
+            k.reshape(-1, 1, size, k.shape[-1])
+        w_norm = np.sqrt((rows ** 2).sum(axis=(0, 1, 3)))
+        contrib = mean_abs * w_norm
+        scores[gid] = scores.get(gid, 0.0) + contrib / (contrib.mean() or 1.0)
+    return scores
+
+
 def _take(a: np.ndarray, idx: np.ndarray | None, axis: int) -> np.ndarray:
     return a if idx is None else np.take(a, idx, axis=axis)
 
 
-def structured_prune(model: Any, fraction: float) -> tuple[Any, StructuredPlan]:
+def structured_prune(model: Any, fraction: float,
+                     x: np.ndarray | None = None) -> tuple[Any, StructuredPlan]:
     """A new, smaller model with ``fraction`` of the channels of every prunable
-    group removed (weights copied, not yet fine-tuned)."""
-    plan = plan_structured(model, fraction)
+    group removed (weights copied, not yet fine-tuned). ``x``: sample inputs that
+    rank channels by what they feed forward (see :func:`plan_structured`)."""
+    plan = plan_structured(model, fraction, x)
     if not plan.pruned_groups:
         raise EdgeMLError(f"no layer of model {model.name!r} can be structurally pruned",
                           hint="structured pruning needs Conv/Dense layers whose outputs do not "
@@ -337,8 +372,11 @@ def kernel_sparsity(model: Any) -> float:
     """Fraction of exact zeros over the Conv/Dense kernels of ``model``."""
     zeros = total = 0
     for layer in model.layers:
-        if _prunable(layer):
-            k = layer.kernel.numpy()
+        inner = getattr(layer, "layer", layer)  # inside a QAT / pruning wrapper
+        if _prunable(inner):
+            # a QAT wrapper holds the kernel variable itself (inner.kernel is its fake-quant)
+            var = next((w for w in layer.weights if w.name.endswith("kernel:0")), None)
+            k = np.asarray(var.numpy() if var is not None else inner.kernel.numpy())
             zeros += int(np.sum(k == 0))
             total += k.size
     return zeros / total if total else 0.0

@@ -4,6 +4,7 @@ int8 model in TFLM scores what the fake-quantized Keras model scores."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 
 def test_batchnorm_folding_is_exact(rng):
@@ -69,3 +70,23 @@ def test_qat_keeps_unsupported_layers_in_float_and_matches_tflm(digits):
     keras_qat = evaluate_float(q.model, digits.x_test, digits.y_test)
     assert tflm > 0.8
     assert abs(tflm - keras_qat) <= 0.03  # QAT simulated the int8 model it trains for
+
+
+def test_qat_after_magnitude_pruning_keeps_the_zeros(digits):
+    from edgeml._tf import keras, set_seed
+    from edgeml.compress._train import FitSettings, fine_tune
+    from edgeml.compress.prune import kernel_sparsity, magnitude_prune
+    from edgeml.compress.qat import quantize_aware
+
+    k = keras()
+    set_seed(0)
+    inp = k.Input(digits.input_shape)
+    x = k.layers.Flatten()(k.layers.Conv2D(8, 3, padding="same", activation="relu")(inp))
+    model = k.Model(inp, k.layers.Softmax()(k.layers.Dense(digits.num_classes)(x)))
+    fine_tune(model, digits, FitSettings(epochs=2))
+    sparse = magnitude_prune(model, digits, 0.6, FitSettings(epochs=2))
+    assert kernel_sparsity(sparse) == pytest.approx(0.6, abs=0.01)
+    kept = quantize_aware(sparse, digits, FitSettings(epochs=1, lr=1e-4), preserve_sparsity=True)
+    assert kernel_sparsity(kept.model) == pytest.approx(kernel_sparsity(sparse), abs=1e-6)
+    lost = quantize_aware(sparse, digits, FitSettings(epochs=1, lr=1e-4))
+    assert kernel_sparsity(lost.model) < 0.05  # plain QAT fills the zeros back in
