@@ -201,6 +201,17 @@ def _same_values(stored: dict[str, Any], drawn: dict[str, Any]) -> bool:
     return True
 
 
+def _release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc), between trials."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _rss_bytes() -> int:
     try:
         with open("/proc/self/statm") as f:
@@ -582,7 +593,7 @@ def _make_tuner_class() -> type:
                                        error=f"{type(exc).__name__}: {text[0][:300] if text else ''}")
                         finally:
                             keras.backend.clear_session()
-                            gc.collect()
+                            _release_memory()
                         rec["seconds"] = round(time.perf_counter() - t0, 3)
                         rec["rss_bytes"] = _rss_bytes()
                         self.store.put(rec)
