@@ -119,7 +119,8 @@ class _SearchConsole:
     def line(self, text: str, style: str | None = None) -> None:
         if self.quiet:
             return
-        (self.progress.console if self.progress is not None else self.err).print(text, style=style)
+        (self.progress.console if self.progress is not None else self.err).print(
+            text, style=style, markup=False)
 
     def _bar(self) -> None:
         if not self.tty or self.progress is not None:
@@ -182,7 +183,7 @@ class _SearchConsole:
             e = rec.get("costs") or rec.get("estimate", {})
             if rec.get("status") == "trained":
                 ok = "" if rec.get("feasible") else " (does not fit after training)"
-                again = " [finished before]" if kind == "replayed" else ""
+                again = " (finished before, not run again)" if kind == "replayed" else ""
                 self.line(f"  trial {rec['trial_id']}: int8 val acc {rec['int8_val_accuracy']:.3f} "
                           f"(float {rec['float_val_accuracy']:.3f}), arena "
                           f"{e.get('arena_bytes', 0) / KB:.1f} KB, model "
