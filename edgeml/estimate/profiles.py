@@ -123,12 +123,7 @@ def calibrate_profile(target: Target, rows: list[MeasuredRow], *, base: Path,
         "points": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in p.items()}
                    for p in cal.points],
     })
-    variants = dict(target.latency_variants)
-    main = target.latency
-    if variant:
-        variants[variant] = model
-    else:
-        main = model
+    main, variants = _with_model(target, model, variant)
     power: dict[str, Any] = {}
     energy_rows = [r for r in chosen if r.energy_uj is not None]
     if energy_rows and not variant:
@@ -136,6 +131,17 @@ def calibrate_profile(target: Target, rows: list[MeasuredRow], *, base: Path,
     text = _render(target, main, variants, _source_text(target), power or None)
     return ProfileUpdate(target=target.name, text=text, latency=model, variant=variant,
                          calibration=cal, power=power, skipped=skipped)
+
+
+def _with_model(target: Target, model: LatencyModel,
+                variant: str) -> tuple[LatencyModel, dict[str, LatencyModel]]:
+    """The target's main latency model and variants with ``model`` put in ``variant``'s
+    place (the main model when ``variant`` is empty)."""
+    variants = dict(target.latency_variants)
+    if variant:
+        variants[variant] = model
+        return target.latency, variants
+    return model, variants
 
 
 def _fit_power(target: Target, model: LatencyModel, energy_rows: list[MeasuredRow],
@@ -179,12 +185,7 @@ def derive_profile(target: Target, source: Target, *, mac_factor: float = 1.0,
                                         "source_variant": source_variant,
                                         "mac_factor": mac_factor, "other_factor": other_factor,
                                         "note": note})
-    variants = dict(target.latency_variants)
-    main = target.latency
-    if variant:
-        variants[variant] = model
-    else:
-        main = model
+    main, variants = _with_model(target, model, variant)
     return ProfileUpdate(target=target.name, text=_render(target, main, variants,
                                                            _source_text(target)),
                          latency=model, variant=variant)
