@@ -83,6 +83,25 @@ def _bn_relu(keras: Any, x: Any, name: str) -> Any:
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
+def _stage(keras: Any, x: Any, i: int, *, ds: bool, filters: int, kernel: Any, stride: Any,
+           pool: Any = None, prefix: str = "") -> Any:
+    """Stage ``i`` of a conv stack: a plain convolution, or (``ds``) a depthwise +
+    pointwise pair, each followed by BatchNorm + ReLU; then max pooling if ``pool``."""
+    if not ds:
+        x = keras.layers.Conv2D(filters, kernel, strides=stride, padding="same",
+                                use_bias=False, name=f"{prefix}conv{i}")(x)
+        x = _bn_relu(keras, x, f"{prefix}conv{i}")
+    else:
+        x = keras.layers.DepthwiseConv2D(kernel, strides=stride, padding="same",
+                                         use_bias=False, name=f"{prefix}dw{i}")(x)
+        x = _bn_relu(keras, x, f"{prefix}dw{i}")
+        x = keras.layers.Conv2D(filters, 1, use_bias=False, name=f"{prefix}pw{i}")(x)
+        x = _bn_relu(keras, x, f"{prefix}pw{i}")
+    if pool is not None:
+        x = keras.layers.MaxPooling2D(pool, name=f"pool{i}")(x)
+    return x
+
+
 def _channels(base: int, width: float, stage: int) -> int:
     """MobileNet-style channel count: base * width, doubled per stage up to 4x."""
     return max(4, int(round(base * width * (2 ** min(stage, 2)))))
@@ -131,20 +150,10 @@ def image_space(input_shape: tuple[int, ...], num_classes: int) -> Space:
             filters = _channels(16, width, i)
             shrink = size >= 4
             stride = 2 if (shrink and reduce == "stride") else 1
-            if i == 0 or arch == "conv":
-                k = stem_kernel if i == 0 else kernel
-                x = keras.layers.Conv2D(filters, k, strides=stride, padding="same",
-                                        use_bias=False, name=f"conv{i}")(x)
-                x = _bn_relu(keras, x, f"conv{i}")
-            else:
-                x = keras.layers.DepthwiseConv2D(kernel, strides=stride, padding="same",
-                                                 use_bias=False, name=f"dw{i}")(x)
-                x = _bn_relu(keras, x, f"dw{i}")
-                x = keras.layers.Conv2D(filters, 1, use_bias=False, name=f"pw{i}")(x)
-                x = _bn_relu(keras, x, f"pw{i}")
+            x = _stage(keras, x, i, ds=not (i == 0 or arch == "conv"), filters=filters,
+                       kernel=stem_kernel if i == 0 else kernel, stride=stride,
+                       pool=2 if (shrink and reduce == "maxpool") else None)
             if shrink:
-                if reduce == "maxpool":
-                    x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
                 size = (size + 1) // 2
         if hp.Choice("head", ["gap", "flatten"]) == "gap":
             x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
@@ -197,19 +206,10 @@ def timeseries_space(input_shape: tuple[int, ...], num_classes: int) -> Space:
             filters = _channels(16, width, i)
             shrink = t >= 4
             stride = (2, 1) if (shrink and reduce == "stride") else (1, 1)
-            if i == 0 or arch == "conv":
-                x = keras.layers.Conv2D(filters, (k, 1), strides=stride, padding="same",
-                                        use_bias=False, name=f"tconv{i}")(x)
-                x = _bn_relu(keras, x, f"tconv{i}")
-            else:
-                x = keras.layers.DepthwiseConv2D((k, 1), strides=stride, padding="same",
-                                                 use_bias=False, name=f"tdw{i}")(x)
-                x = _bn_relu(keras, x, f"tdw{i}")
-                x = keras.layers.Conv2D(filters, 1, use_bias=False, name=f"tpw{i}")(x)
-                x = _bn_relu(keras, x, f"tpw{i}")
+            x = _stage(keras, x, i, ds=not (i == 0 or arch == "conv"), filters=filters,
+                       kernel=(k, 1), stride=stride, prefix="t",
+                       pool=(2, 1) if (shrink and reduce == "maxpool") else None)
             if shrink:
-                if reduce == "maxpool":
-                    x = keras.layers.MaxPooling2D((2, 1), name=f"pool{i}")(x)
                 t = (t + 1) // 2
         x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
         return keras.Model(inputs, _head(keras, x, hp, num_classes), name="edgeml_timeseries")
