@@ -23,7 +23,7 @@ from typing import Any
 
 from ._io import atomic_write, dump_json
 from .data import Dataset, load_dataset
-from .errors import EdgeMLError
+from .errors import EdgeMLError, ModelError
 from .estimate import Limits
 from .targets import Target, load_target
 
@@ -103,6 +103,21 @@ def _validate(cfg: SearchConfig) -> None:
             raise EdgeMLError(f"{flag} must be a positive number (got {value})",
                               hint=f"omit {flag} to use the target's own limit")
     _compress_options(cfg, {}).validate()
+
+
+def load_keras(path: str | Path, space: Any = None) -> Any:
+    """Load a trial's ``model.keras``, with the custom classes of the run's space file."""
+    from ._tf import keras as _keras
+
+    custom = dict(getattr(space, "custom_objects", None) or {})
+    try:
+        return _keras().models.load_model(str(path), custom_objects=custom or None)
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise ModelError(f"cannot load the trained model {path} ({type(exc).__name__}: "
+                         f"{text[0][:200] if text else ''})",
+                         hint="define custom layers in the --space file, or register them with "
+                              "keras.saving.register_keras_serializable") from exc
 
 
 def _load_space(cfg: SearchConfig, dataset: Dataset) -> Any:
@@ -218,7 +233,6 @@ def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: 
 
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
          emit: Event, t_start: float) -> RunResult:
-    from ._tf import keras as _keras
     from .search import EdgeTuner, make_oracle, no_feasible_message
     from .search.evaluate import evaluate_int8
     from .search.pareto import pareto_front
@@ -244,11 +258,11 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     best = dict(result.best)
     emit("final", {"trial_id": best["trial_id"]})
     model_bytes = Path(best["tflite"]).read_bytes()
-    best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run_dir, emit)
+    best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run_dir, emit,
+                                         space)
     t1 = time.perf_counter()
     test = evaluate_int8(model_bytes, dataset.x_test, dataset.y_test)
-    keras = _keras()
-    float_model = keras.models.load_model(best["keras"])
+    float_model = load_keras(best["keras"], space)
     float_test = float(float_model.evaluate(dataset.x_test, dataset.y_test, verbose=0)[-1])
     t_final = time.perf_counter() - t1
     best.update(int8_test_accuracy=test.accuracy, float_test_accuracy=float_test)
@@ -329,17 +343,16 @@ def _compress_options(cfg: SearchConfig, hp: dict[str, Any], *, epochs: int = 10
 
 def _compress_chosen(cfg: SearchConfig, best: dict[str, Any], model_bytes: bytes,
                      dataset: Dataset, target: Target, run_dir: Path,
-                     emit: Event) -> tuple[dict[str, Any], bytes]:
+                     emit: Event, space: Any) -> tuple[dict[str, Any], bytes]:
     """Compress the chosen model when the run asks for it (--prune/--structured/--qat)."""
     options = _compress_options(cfg, best.get("hyperparameters", {})).validate()
     if not options.active:
         return best, model_bytes
-    from ._tf import keras as _keras
     from .compress import compress_model
 
     emit("compress", {"trial_id": best["trial_id"], "prune": options.prune,
                       "structured": options.structured, "qat": options.qat})
-    model = _keras().models.load_model(best["keras"])
+    model = load_keras(best["keras"], space)
     result = compress_model(model, dataset, target, options, baseline_bytes=model_bytes,
                             on_event=emit)
     return _record_compression(best, result, run_dir), result.model_bytes
@@ -408,11 +421,11 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     stack). Nothing in the run changes unless compression succeeds and passes
     the ``max_int8_drop`` check.
     """
-    from ._tf import keras as _keras
     from .compress import compress_model
     from .compress.chain import CompressOptions
     from .estimate import read_graph
     from .export import CModelInfo, write_c_files
+    from .search.spaces import load_space_file
 
     emit = on_event or (lambda kind, rec: None)
     run_dir = Path(run_dir)
@@ -450,7 +463,11 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     out = conf.get("out")
     keras_path = _run_path(run_dir, chosen["keras"], out)
     base_path = _run_path(run_dir, chosen.get("search_tflite", chosen["tflite"]), out)
-    model = _keras().models.load_model(str(keras_path))
+    space = None
+    if conf.get("space") and Path(conf["space"]).is_file():  # its custom layers, if any
+        space = load_space_file(conf["space"], input_shape=dataset.input_shape,
+                                num_classes=dataset.num_classes, check=False)
+    model = load_keras(keras_path, space)
     result = compress_model(model, dataset, target, options, baseline_bytes=base_path.read_bytes(),
                             on_event=emit)
 

@@ -31,7 +31,7 @@ import importlib.util
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,11 @@ class Space:
     smallest: tuple[dict[str, Any], ...] | None = None
     source: str = "builtin"           # "builtin" or the path of the user's file
     digest: str = ""                  # sha256 of the user's file (resume checks it)
+    #: how another process rebuilds this space: ("builtin", kind, input_shape, num_classes)
+    #: or ("file", path, input_shape, num_classes, digest); None: send the object itself
+    recipe: tuple[Any, ...] | None = None
+    #: classes the user's file defines (custom layers), to load its saved models by name
+    custom_objects: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, hp: Any) -> Any:
@@ -244,7 +249,24 @@ SPACES = {InputKind.IMAGE: image_space, InputKind.TIMESERIES: timeseries_space,
 
 def build_space(kind: InputKind, input_shape: tuple[int, ...], num_classes: int) -> Space:
     """The default space for ``kind`` (a :class:`Space`; call it like ``build(hp)``)."""
-    return SPACES[InputKind(kind)](tuple(input_shape), int(num_classes))
+    shape, n = tuple(int(d) for d in input_shape), int(num_classes)
+    space = SPACES[InputKind(kind)](shape, n)
+    return replace(space, recipe=("builtin", InputKind(kind).value, shape, n))
+
+
+def space_from_recipe(recipe: tuple[Any, ...]) -> Space:
+    """Rebuild a space from its :attr:`Space.recipe` (in a trial worker process)."""
+    if recipe[0] == "builtin":
+        _, kind, shape, n = recipe
+        return build_space(InputKind(kind), tuple(shape), int(n))
+    if recipe[0] == "file":
+        _, path, shape, n, digest = recipe
+        space = load_space_file(path, input_shape=tuple(shape), num_classes=int(n), check=False)
+        if space.digest != digest:
+            raise SpaceError(f"space file {path} changed while the search was running",
+                             hint="restore it, then resume the run with --resume")
+        return space
+    raise SpaceError(f"unknown space recipe {recipe[0]!r}", hint="this is a bug in edgeml")
 
 
 # --------------------------------------------------------------------------- user spaces
@@ -290,12 +312,13 @@ def check_space_model(model: Any, *, where: str, input_shape: tuple[int, ...] | 
 
 
 def load_space_file(path: str | Path, *, input_shape: tuple[int, ...],
-                    num_classes: int) -> Space:
+                    num_classes: int, check: bool = True) -> Space:
     """Load a user's ``build(hp)`` from a Python file and check it on default values.
 
     Every problem is a one-line :class:`SpaceError`: a missing file, a file that
     does not import, no ``build`` function, a ``build`` that raises or returns
-    something other than a ``tf_keras`` classifier for this data.
+    something other than a ``tf_keras`` classifier for this data. ``check=False``
+    skips building the defaults (a trial worker loading a file already checked).
     """
     p = Path(path)
     if not p.exists():
@@ -337,9 +360,15 @@ def load_space_file(path: str | Path, *, input_shape: tuple[int, ...],
         raise SpaceError(f"SMALLEST in {p} is a {type(smallest).__name__}, not a dict or a "
                          "list of dicts", hint="SMALLEST = {'hyperparameter': value, ...} "
                                                "or leave it out")
+    classes = {k: v for k, v in vars(module).items()
+               if isinstance(v, type) and getattr(v, "__module__", None) == name}
     space = Space(build=build, name=p.stem, description=(module.__doc__ or "").strip()[:200],
                   smallest=tuple(dict(d) for d in smallest) if smallest is not None else None,
-                  source=str(p.resolve()), digest=digest)
+                  source=str(p.resolve()), digest=digest,
+                  recipe=("file", str(p.resolve()), tuple(int(d) for d in input_shape),
+                          int(num_classes), digest), custom_objects=classes)
+    if not check:
+        return space
     import keras_tuner as kt
 
     model = call_build(space, kt.HyperParameters(), what=f"build(hp) in {p.name}")

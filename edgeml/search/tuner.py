@@ -33,9 +33,7 @@ keras-tuner's ``Tuner`` rejects ``tf_keras`` models when Keras 3 is installed;
 
 from __future__ import annotations
 
-import gc
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -45,10 +43,9 @@ from typing import Any
 
 from .._io import atomic_write
 from .._tf import keras as _keras
-from .._tf import set_seed
-from ..compress.ptq import representative_sample, to_int8_tflite
+from ..compress.ptq import representative_sample
 from ..data import Dataset
-from ..errors import BudgetError, EdgeMLError, ModelError
+from ..errors import BudgetError, EdgeMLError
 from ..estimate import (
     Estimate,
     Limits,
@@ -62,8 +59,9 @@ from ..estimate import (
 from ..targets import Target
 from .evaluate import evaluate_int8
 from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
-from .spaces import Space, SpaceError, call_build
+from .spaces import Space, SpaceError
 from .store import TrialStore
+from .worker import TrialContext, TrialFailure, make_runner, rss_bytes
 
 __all__ = ["EdgeTuner", "SearchResult", "make_oracle", "OBJECTIVE", "no_feasible_message",
            "STRATEGIES"]
@@ -201,23 +199,9 @@ def _same_values(stored: dict[str, Any], drawn: dict[str, Any]) -> bool:
     return True
 
 
-def _release_memory() -> None:
-    """Collect garbage and hand freed heap pages back to the OS (glibc), between trials."""
-    gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):  # pragma: no cover - non-Linux
-        return 0
+def _first_line(exc: BaseException, limit: int) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:limit] if text else type(exc).__name__
 
 
 _TUNER_CLASS: type | None = None
@@ -235,7 +219,7 @@ def _make_tuner_class() -> type:
                      epochs: int, seed: int, directory: str | Path,
                      project_name: str = ".oracle", objective: str = "accuracy",
                      tolerance: float = DEFAULT_TOLERANCE, patience: int = 5,
-                     on_event: Event | None = None) -> None:
+                     on_event: Event | None = None, isolate: bool | None = None) -> None:
             if objective not in OBJECTIVES:
                 raise EdgeMLError(f"unknown objective {objective!r}",
                                   hint=f"use --objective {', '.join(OBJECTIVES)}")
@@ -262,13 +246,21 @@ def _make_tuner_class() -> type:
             self.fit_calls = 0
             self._calib = representative_sample(dataset.x_train, n=200, seed=seed)
             self._stored = self.store.load()
+            # the process that builds, converts and trains candidates (started now, so
+            # that its TensorFlow import overlaps the oracle's set-up below)
+            self.runner = make_runner(TrialContext(
+                space=self.space, x_train=dataset.x_train, y_train=dataset.y_train,
+                x_val=dataset.x_val, y_val=dataset.y_val, calib=self._calib, targets=ts,
+                seed=self.seed, epochs=self.epochs, patience=self.patience), isolate=isolate)
             try:
                 super().__init__(oracle=oracle, hypermodel=self.space.build,
                                  directory=str(directory), project_name=project_name,
                                  overwrite=True)
             except EdgeMLError:
+                self.runner.close()
                 raise
             except Exception as exc:
+                self.runner.close()
                 text = str(exc).strip().splitlines()
                 raise SpaceError(
                     f"building the search space {self.space.name!r} failed "
@@ -280,40 +272,6 @@ def _make_tuner_class() -> type:
             self.oracle.verbose = 0
 
         # -- estimates -----------------------------------------------------
-        def check_candidate(self, model: Any) -> tuple[dict[str, Estimate], str]:
-            """Estimate an untrained model on every target (before any training)."""
-            model_bytes = to_int8_tflite(model, self._calib)
-            note = ""
-            try:
-                ests = {t.name: estimate_model(model_bytes, t) for t in self.targets}
-            except ModelError:
-                # TFLM can abort in SOFTMAX prepare on untrained weights; measure the
-                # model without its final softmax (same weights and activations, one
-                # tiny tensor less) and add that tensor back.
-                logits = self._without_softmax(model)
-                if logits is None:
-                    raise
-                logits_bytes = to_int8_tflite(logits, self._calib)
-                graph = read_graph(model_bytes)
-                ests = {}
-                for t in self.targets:
-                    small = estimate_model(logits_bytes, t)
-                    ests[t.name] = estimate_graph(graph, t, arena_bytes=small.arena_bytes + 16 * 8,
-                                                  source=small.source)
-                note = "arena measured without the final softmax"
-            return ests, note
-
-        @staticmethod
-        def _without_softmax(model: Any) -> Any | None:
-            keras = _keras()
-            last = model.layers[-1]
-            if isinstance(last, keras.layers.Softmax):
-                return keras.Model(model.input, last.input)
-            names = [layer.name for layer in model.layers]
-            if "logits" in names:
-                return keras.Model(model.input, model.get_layer("logits").output)
-            return None
-
         def _trained_estimates(self, model_bytes: bytes, host_arena: int) -> dict[str, Estimate]:
             """Estimates of a trained model, from the arena its accuracy run recorded."""
             graph = read_graph(model_bytes)
@@ -356,71 +314,51 @@ def _make_tuner_class() -> type:
 
         # -- one trained trial ----------------------------------------------
         def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
-            """Train a feasible candidate; return its metrics (the oracle's score first)."""
-            keras = _keras()
+            """Train a feasible candidate (in the runner); score its int8 model in TFLM.
+
+            Returns the trial's metrics, the oracle's score first.
+            """
             ds = self.dataset
             hp = trial.hyperparameters
-            rec = self.records[trial.trial_id]
-            number = int(trial.trial_id)
-            set_seed(self.seed + number)
-            model = call_build(self.space, hp)
-            parent = hp.values.get("tuner/trial_id")
-            if parent is not None:
-                prev = self.records.get(str(parent)) or self._stored.get(int(parent))
-                if not prev or not prev.get("keras"):
-                    raise EdgeMLError(f"hyperband trial {trial.trial_id} continues trial {parent}, "
-                                      "whose model was not saved", hint="start a new run")
-                old = keras.models.load_model(prev["keras"], compile=False)
-                model.set_weights(old.get_weights())
-                del old
-                rec["continues"] = str(parent)
-            if getattr(model, "optimizer", None) is None:
-                model.compile(optimizer=keras.optimizers.Adam(float(hp.values.get("lr", 3e-3))),
-                              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            epochs = int(hp.values.get("tuner/epochs", self.epochs))
-            initial = int(hp.values.get("tuner/initial_epoch", 0))
-            emit = self.on_event
             tid = trial.trial_id
+            rec = self.records[tid]
+            number = int(tid)
+            parent = hp.values.get("tuner/trial_id")
+            parent_keras = None
+            if parent is not None:
+                prev = self.records.get(str(parent)) or self._stored.get(int(parent)) or {}
+                parent_keras = prev.get("keras")
+            emit = self.on_event
 
-            def _epoch_end(epoch: int, logs: dict[str, Any] | None = None) -> None:
-                emit("epoch", {"trial_id": tid, "epoch": epoch + 1 - initial,
-                               "epochs": epochs - initial})
+            def _epoch(epoch: int, epochs: int) -> None:
+                emit("epoch", {"trial_id": tid, "epoch": epoch, "epochs": epochs})
 
-            self.fit_calls += 1
-            t0 = time.perf_counter()
-            hist = model.fit(ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val),
-                             epochs=epochs, initial_epoch=initial,
-                             batch_size=int(hp.values.get("batch_size", 32)), verbose=0,
-                             callbacks=[keras.callbacks.EarlyStopping(
-                                 monitor="val_loss", patience=self.patience,
-                                 restore_best_weights=True),
-                                 keras.callbacks.LambdaCallback(on_epoch_end=_epoch_end)])
-            t1 = time.perf_counter()
-            float_acc = float(model.evaluate(ds.x_val, ds.y_val, verbose=0)[-1])
-            model_bytes = to_int8_tflite(model, self._calib)
-            t2 = time.perf_counter()
-            ev = evaluate_int8(model_bytes, ds.x_val, ds.y_val)  # also bisects the arena
-            t3 = time.perf_counter()
-            self.seconds["train"] += t1 - t0
-            self.seconds["convert"] += t2 - t1
-            self.seconds["tflm"] += t3 - t2
-            host_arena = int(ev.tflm.bisected_bytes or ev.tflm.arena_bytes)
-            self._fill(rec, self._trained_estimates(model_bytes, host_arena))
             folder = self.store.artifact_dir(number)
-            for stale in folder.glob(".*"):  # left by a run killed while saving
-                stale.unlink(missing_ok=True)
-            atomic_write(folder / "model.tflite", model_bytes)
-            tmp = folder / f".model.{os.getpid()}.keras"
-            model.save(str(tmp))
-            os.replace(tmp, folder / "model.keras")
-            rec.update(status="trained", float_val_accuracy=float_acc,
-                       int8_val_accuracy=ev.accuracy, epochs_run=len(hist.history["loss"]),
-                       train_seconds=round(t1 - t0, 3),
+            self.fit_calls += 1
+            res = self.runner.train(hp.get_config(), self.seed + number,
+                                    parent_keras=parent_keras,
+                                    parent_id=str(parent) if parent is not None else None,
+                                    folder=str(folder), on_epoch=_epoch)
+            if res.continues is not None:
+                rec["continues"] = res.continues
+            t2 = time.perf_counter()
+            ev = evaluate_int8(res.model_bytes, ds.x_val, ds.y_val)  # also bisects the arena
+            self.seconds["train"] += res.train_seconds
+            self.seconds["convert"] += res.convert_seconds
+            self.seconds["tflm"] += time.perf_counter() - t2
+            host_arena = int(ev.tflm.bisected_bytes or ev.tflm.arena_bytes)
+            self._fill(rec, self._trained_estimates(res.model_bytes, host_arena))
+            atomic_write(folder / "model.tflite", res.model_bytes)
+            rec.update(status="trained", float_val_accuracy=res.float_val_accuracy,
+                       int8_val_accuracy=ev.accuracy, epochs_run=res.epochs_run,
+                       train_seconds=round(res.train_seconds, 3),
                        tflite=str(folder / "model.tflite"), keras=str(folder / "model.keras"))
+            if res.rss_bytes:
+                rec["worker_rss_bytes"] = res.rss_bytes
             rec["score"] = self._score(rec)
-            del model, hist
             return {OBJECTIVE: rec["score"], "val_int8_accuracy": ev.accuracy,
-                    "val_float_accuracy": float_acc, "latency_ms": rec["costs"]["latency_ms"],
+                    "val_float_accuracy": res.float_val_accuracy,
+                    "latency_ms": rec["costs"]["latency_ms"],
                     "arena_bytes": float(rec["costs"]["arena_bytes"]),
                     "model_bytes": float(rec["costs"]["model_bytes"]),
                     "energy_uj": rec["costs"]["energy_uj"]}
@@ -457,7 +395,6 @@ def _make_tuner_class() -> type:
 
         def _check(self, trial: Any, rec: dict[str, Any]) -> None:
             """Build and estimate a fresh candidate; fills rec (status infeasible/failed)."""
-            keras = _keras()
             hp = trial.hyperparameters
             parent = hp.values.get("tuner/trial_id")
             if parent is not None:
@@ -470,24 +407,20 @@ def _make_tuner_class() -> type:
                     rec["checked_as"] = str(parent)
                     return
             t0 = time.perf_counter()
-            set_seed(self.seed + int(trial.trial_id))
             try:
-                model = call_build(self.space, hp)
-                ests, note = self.check_candidate(model)
-                del model
-                self._fill(rec, ests)
-                if note:
-                    rec["note"] = note
+                res = self.runner.check(hp.get_config(), self.seed + int(trial.trial_id))
+                self._fill(rec, res.estimates)
+                if res.note:
+                    rec["note"] = res.note
                 if not rec["feasible"]:
                     rec["status"] = "infeasible"
                     rec["score"] = self._score(rec)
+            except (KeyboardInterrupt, SystemExit):
+                raise
             except Exception as exc:  # a candidate that cannot be checked is skipped
                 rec.update(status="failed", stage="check", feasible=False,
-                           error=str(exc).strip().splitlines()[0][:300] if str(exc).strip()
-                           else type(exc).__name__)
+                           error=_first_line(exc, 300))
             finally:
-                keras.backend.clear_session()
-                gc.collect()
                 self.seconds["check"] += time.perf_counter() - t0
 
         def probe_smallest(self) -> list[dict[str, Any]]:
@@ -496,7 +429,6 @@ def _make_tuner_class() -> type:
                 return []
             import keras_tuner as kt
 
-            keras = _keras()
             out = []
             for i, values in enumerate(self.space.smallest):
                 name = f"smallest_{i}"
@@ -508,31 +440,38 @@ def _make_tuner_class() -> type:
                 hp.values.update(values)
                 rec: dict[str, Any] = {"trial_id": name, "status": "probe"}
                 try:
-                    model = call_build(self.space, hp)
-                    hp.ensure_active_values()
-                    rec["hyperparameters"] = {k: v for k, v in hp.values.items()
-                                              if hp.is_active(k)}
-                    ests, note = self.check_candidate(model)
-                    del model
-                    self._fill(rec, ests)
-                    if note:
-                        rec["note"] = note
+                    res = self.runner.check(hp.get_config(), self.seed)
+                    rec["hyperparameters"] = res.hyperparameters
+                    self._fill(rec, res.estimates)
+                    if res.note:
+                        rec["note"] = res.note
+                except (KeyboardInterrupt, SystemExit):
+                    raise
                 except Exception as exc:
-                    rec.update(feasible=None, error=str(exc).strip().splitlines()[0][:300])
-                finally:
-                    keras.backend.clear_session()
-                    gc.collect()
+                    rec.update(feasible=None, error=_first_line(exc, 300))
                 self.store.put(rec, name=name)
                 self.on_event("smallest", rec)
                 out.append(rec)
             return out
 
         def search_feasible(self, *, trials: int, max_rejects: int) -> SearchResult:
-            """Draw candidates until ``trials`` trainings are done (see the module docstring)."""
+            """Draw candidates until ``trials`` trainings are done (see the module docstring).
+
+            The runner's worker process is stopped at the end, however the search ends.
+            """
+            try:
+                return self._search(trials=trials, max_rejects=max_rejects)
+            finally:
+                self.runner.close()
+
+        def close(self) -> None:
+            """Stop the worker process (``search_feasible`` does this when it ends)."""
+            self.runner.close()
+
+        def _search(self, *, trials: int, max_rejects: int) -> SearchResult:
             import keras_tuner as kt
 
             Status = kt.engine.trial.TrialStatus
-            keras = _keras()
             used = 0.0
             in_row = 0
             idle = 0
@@ -588,14 +527,12 @@ def _make_tuner_class() -> type:
                         except (KeyboardInterrupt, SystemExit, BudgetError):
                             raise
                         except Exception as exc:  # one broken candidate must not end the run
-                            text = str(exc).strip().splitlines()
+                            kind = exc.kind if isinstance(exc, TrialFailure) else \
+                                type(exc).__name__
                             rec.update(status="failed", stage="train", feasible=False,
-                                       error=f"{type(exc).__name__}: {text[0][:300] if text else ''}")
-                        finally:
-                            keras.backend.clear_session()
-                            _release_memory()
+                                       error=f"{kind}: {_first_line(exc, 300)}")
                         rec["seconds"] = round(time.perf_counter() - t0, 3)
-                        rec["rss_bytes"] = _rss_bytes()
+                        rec["rss_bytes"] = rss_bytes()
                         self.store.put(rec)
                         self._end(trial, rec)
                         self.on_event("trained", rec)

@@ -13,12 +13,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextlib.contextmanager
 def count_fits(check: Any = None):
-    """Count (and optionally inspect) every tf_keras ``Model.fit`` call; the real fit runs."""
+    """Count (and optionally inspect) every tf_keras ``Model.fit`` call; the real fit runs.
+
+    Searches inside the block train in this process (``EDGEML_TRIAL_WORKER=0``), where
+    the spy sees every fit; tests/search/test_worker.py checks that the worker process
+    runs the same steps."""
+    import os
+
     from edgeml._tf import keras
 
     cls = keras().Model
     real = cls.fit
     calls: list[dict[str, Any]] = []
+    before = os.environ.get("EDGEML_TRIAL_WORKER")
+    os.environ["EDGEML_TRIAL_WORKER"] = "0"
 
     def spy(self, *args: Any, **kwargs: Any):
         info = {"name": self.name, "params": self.count_params(),
@@ -33,6 +41,10 @@ def count_fits(check: Any = None):
         yield calls
     finally:
         cls.fit = real
+        if before is None:
+            os.environ.pop("EDGEML_TRIAL_WORKER", None)
+        else:
+            os.environ["EDGEML_TRIAL_WORKER"] = before
 
 
 def tiny_target(tmp: Path, *, arena_kb: float = 4.0, name: str = "tiny") -> Path:

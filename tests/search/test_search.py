@@ -155,8 +155,14 @@ def test_resume_after_kill_9_runs_every_trial_once(tmp_path, fit_counter, mlp_sp
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         assert time.time() < deadline
         time.sleep(0.05)
+    workers = _trial_workers(proc.pid)
+    assert workers, "the search should train in a worker process"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    deadline = time.time() + 30                      # the worker dies with the search
+    while any(_alive(pid) for pid in workers):
+        assert time.time() < deadline, f"trial worker {workers} outlived its search"
+        time.sleep(0.1)
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
               for p in out.glob("trials/trial_*.json")}
     n_before = sum(1 for data, _ in before.values() if json.loads(data)["status"] == "trained")
@@ -175,6 +181,34 @@ def test_resume_after_kill_9_runs_every_trial_once(tmp_path, fit_counter, mlp_sp
         p = out / "trials" / name
         assert p.read_bytes() == data and p.stat().st_mtime_ns == mtime
     assert (out / "report.json").exists() and (out / "model.tflite").exists()
+
+
+def _trial_workers(parent: int) -> list[int]:
+    """Pids of the trial worker processes whose parent is ``parent``."""
+    from pathlib import Path
+
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (d / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"edgeml.search._trial_worker" in cmd:
+            out.append(int(d.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 SPACE = '''

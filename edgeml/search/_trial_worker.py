@@ -1,0 +1,92 @@
+"""The trial worker process (see :mod:`edgeml.search.worker`).
+
+Started as ``python -m edgeml.search._trial_worker FD`` with one end of a socket
+pair as ``FD``. It receives the pickled :class:`TrialContext` once, then answers
+requests ``("check", hp_config, seed)`` and ``("train", hp_config, seed,
+parent_keras, parent_id, folder)`` with ``("ok", result)`` or ``("error", kind,
+message, hint)``, sending ``("epoch", epoch, epochs)`` while it trains. It exits
+when the search process closes its end of the pipe or dies.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+from typing import Any
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the search process dies (even by kill -9)."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux/glibc: the end of the pipe still stops us
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+def _error(exc: BaseException) -> tuple[str, str, str, str | None]:
+    from edgeml.errors import EdgeMLError
+
+    if isinstance(exc, EdgeMLError):
+        return ("error", type(exc).__name__, exc.message, exc.hint)
+    return ("error", type(exc).__name__, str(exc).strip() or type(exc).__name__, None)
+
+
+def main(argv: list[str]) -> int:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the search process handles Ctrl-C
+    from multiprocessing.connection import Connection
+
+    conn = Connection(int(argv[1]))
+    try:
+        payload = conn.recv_bytes()
+    except (EOFError, OSError):
+        return 0
+    from edgeml.search.worker import TrialContext, check_trial, train_trial
+
+    ctx: TrialContext | None = None
+    failed: tuple[str, str, str, str | None] | None = None
+    try:
+        ctx = TrialContext.from_worker(pickle.loads(payload))
+    except Exception as exc:  # answered on the first request
+        failed = _error(exc)
+    del payload
+
+    def on_epoch(epoch: int, epochs: int) -> None:
+        conn.send(("epoch", epoch, epochs))
+
+    while True:
+        try:
+            request: tuple[Any, ...] = conn.recv()
+        except (EOFError, OSError):
+            return 0
+        if failed is not None or ctx is None:
+            reply: tuple[Any, ...] = failed or ("error", "RuntimeError", "no context", None)
+        else:
+            try:
+                if request[0] == "check":
+                    reply = ("ok", check_trial(ctx, request[1], request[2]))
+                elif request[0] == "train":
+                    _, hp, seed, parent_keras, parent_id, folder = request
+                    reply = ("ok", train_trial(ctx, hp, seed, parent_keras=parent_keras,
+                                               parent_id=parent_id, folder=folder,
+                                               on_epoch=on_epoch))
+                else:
+                    reply = ("error", "RuntimeError", f"unknown request {request[0]!r}", None)
+            except Exception as exc:
+                reply = _error(exc)
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

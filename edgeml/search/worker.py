@@ -1,0 +1,466 @@
+"""Where a trial's TensorFlow work runs: a recycled worker process, or this process.
+
+Building, converting and training ``tf_keras`` models leaks host memory that
+``clear_session`` and ``gc`` do not give back (a few MB per model), so a search
+that did this work in its own process would grow with the number of trials.
+The search therefore hands every TensorFlow step of a trial to a worker process
+(``python -m edgeml.search._trial_worker``) and keeps only the oracle, the
+trial records, the estimates and the TFLM runs, which do not grow, for itself.
+The worker is replaced by a fresh one once its resident memory has grown by
+``EDGEML_WORKER_RECYCLE_MB`` (default 256) over what it used after its first
+task, so neither process grows without bound.
+
+Two steps run there, both as plain functions of a :class:`TrialContext`:
+
+* :func:`check_trial`: build the candidate (untrained), convert it to int8 and
+  estimate it on every target;
+* :func:`train_trial`: build it, continue from a parent trial's weights
+  (Hyperband), train, measure its float validation accuracy, convert it to
+  int8 and save ``model.keras``.
+
+:class:`InProcessRunner` runs the same functions in this process: it is used
+when ``EDGEML_TRIAL_WORKER=0`` (for debugging a space with pdb) or when a
+custom ``build(hp)`` cannot be sent to another process (a lambda or closure).
+
+A worker that dies (killed for memory, a crash in a kernel) fails only the
+trial it was working on, with the signal in the trial's error; the next trial
+gets a fresh worker. The worker dies with the search process, even on
+``kill -9`` of the search (``PR_SET_PDEATHSIG`` plus end-of-pipe).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import errors as _errors
+from ..errors import EdgeMLError, ModelError, RuntimeFailure
+from ..targets import Target
+from .spaces import Space, SpaceError
+
+__all__ = ["TrialContext", "CheckResult", "TrainResult", "TrialFailure", "WorkerDied",
+           "InProcessRunner", "WorkerRunner", "make_runner", "check_trial", "train_trial",
+           "release_memory", "rss_bytes"]
+
+Epoch = Callable[[int, int], None]
+MB = 1024 * 1024
+RECYCLE_ENV = "EDGEML_WORKER_RECYCLE_MB"
+WORKER_ENV = "EDGEML_TRIAL_WORKER"
+
+
+# --------------------------------------------------------------------------- context
+@dataclass
+class TrialContext:
+    """Everything a trial needs besides its hyperparameters (sent once to a worker)."""
+
+    space: Space
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    calib: np.ndarray
+    targets: tuple[Target, ...]
+    seed: int
+    epochs: int
+    patience: int
+
+    def for_worker(self) -> dict[str, Any]:
+        """A picklable description; the space travels as its recipe when it has one."""
+        d = {k: getattr(self, k) for k in ("x_train", "y_train", "x_val", "y_val", "calib",
+                                           "targets", "seed", "epochs", "patience")}
+        if self.space.recipe is not None:
+            d["space_recipe"] = self.space.recipe
+        else:
+            d["space"] = self.space
+        d["sys_path"] = list(sys.path)
+        return d
+
+    @classmethod
+    def from_worker(cls, d: dict[str, Any]) -> TrialContext:
+        from .spaces import space_from_recipe
+
+        for p in reversed(d.pop("sys_path", [])):
+            if p not in sys.path:
+                sys.path.insert(0, p)
+        recipe = d.pop("space_recipe", None)
+        space = d.pop("space") if recipe is None else space_from_recipe(recipe)
+        return cls(space=space, **d)
+
+
+def sendable(space: Space) -> bool:
+    """Whether ``space`` can be rebuilt in a worker process."""
+    if space.recipe is not None:
+        return True
+    try:
+        pickle.dumps(space)
+    except Exception:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    estimates: dict[str, Any]         # target name -> Estimate
+    note: str
+    seconds: float
+    hyperparameters: dict[str, Any]   # the active values after the build
+    rss_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_bytes: bytes
+    float_val_accuracy: float
+    epochs_run: int
+    train_seconds: float
+    convert_seconds: float
+    continues: str | None
+    rss_bytes: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TrialFailure(Exception):
+    """A step raised in the worker; ``kind`` is the original exception's class name."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+class WorkerDied(RuntimeFailure):
+    """The worker process ended while it was running a step."""
+
+
+# --------------------------------------------------------------------------- host hygiene
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc)."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # pragma: no cover - non-Linux
+        return 0
+
+
+# --------------------------------------------------------------------------- the two steps
+def _hyperparameters(config: dict[str, Any]) -> Any:
+    import keras_tuner as kt
+
+    return kt.HyperParameters.from_config(config)
+
+
+def _without_softmax(model: Any) -> Any | None:
+    from .._tf import keras as _keras
+
+    keras = _keras()
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return keras.Model(model.input, last.input)
+    names = [layer.name for layer in model.layers]
+    if "logits" in names:
+        return keras.Model(model.input, model.get_layer("logits").output)
+    return None
+
+
+def estimate_untrained(model: Any, calib: np.ndarray,
+                       targets: tuple[Target, ...]) -> tuple[dict[str, Any], str]:
+    """Estimate an untrained model on every target (before any training)."""
+    from ..compress.ptq import to_int8_tflite
+    from ..estimate import estimate_graph, estimate_model, read_graph
+
+    model_bytes = to_int8_tflite(model, calib)
+    try:
+        return {t.name: estimate_model(model_bytes, t) for t in targets}, ""
+    except ModelError:
+        # TFLM can abort in SOFTMAX prepare on untrained weights; measure the
+        # model without its final softmax (same weights and activations, one
+        # tiny tensor less) and add that tensor back.
+        logits = _without_softmax(model)
+        if logits is None:
+            raise
+        logits_bytes = to_int8_tflite(logits, calib)
+        graph = read_graph(model_bytes)
+        ests = {}
+        for t in targets:
+            small = estimate_model(logits_bytes, t)
+            ests[t.name] = estimate_graph(graph, t, arena_bytes=small.arena_bytes + 16 * 8,
+                                          source=small.source)
+        return ests, "arena measured without the final softmax"
+
+
+def check_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int) -> CheckResult:
+    """Build the candidate with ``hp_config``'s values and estimate it untrained."""
+    from .._tf import keras as _keras
+    from .._tf import set_seed
+    from .spaces import call_build
+
+    t0 = time.perf_counter()
+    set_seed(seed)
+    hp = _hyperparameters(hp_config)
+    try:
+        model = call_build(ctx.space, hp)
+        hp.ensure_active_values()
+        active = {k: v for k, v in hp.values.items() if hp.is_active(k)}
+        ests, note = estimate_untrained(model, ctx.calib, ctx.targets)
+        del model
+    finally:
+        _keras().backend.clear_session()
+        release_memory()
+    return CheckResult(estimates=ests, note=note, seconds=time.perf_counter() - t0,
+                       hyperparameters=active, rss_bytes=rss_bytes())
+
+
+def train_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *,
+                parent_keras: str | None, parent_id: str | None, folder: str,
+                on_epoch: Epoch | None = None) -> TrainResult:
+    """Train the candidate; save ``model.keras`` in ``folder``; return its int8 bytes."""
+    from .._tf import keras as _keras
+    from .._tf import set_seed
+    from ..compress.ptq import to_int8_tflite
+    from .spaces import call_build
+
+    keras = _keras()
+    hp = _hyperparameters(hp_config)
+    try:
+        set_seed(seed)
+        model = call_build(ctx.space, hp)
+        if parent_id is not None:
+            if not parent_keras:
+                raise EdgeMLError(f"hyperband trial continues trial {parent_id}, whose model was "
+                                  "not saved", hint="start a new run")
+            old = keras.models.load_model(parent_keras, compile=False)
+            model.set_weights(old.get_weights())
+            del old
+        if getattr(model, "optimizer", None) is None:
+            model.compile(optimizer=keras.optimizers.Adam(float(hp.values.get("lr", 3e-3))),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        epochs = int(hp.values.get("tuner/epochs", ctx.epochs))
+        initial = int(hp.values.get("tuner/initial_epoch", 0))
+        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=ctx.patience,
+                                                   restore_best_weights=True)]
+        if on_epoch is not None:
+            callbacks.append(keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs=None: on_epoch(epoch + 1 - initial,
+                                                               epochs - initial)))
+        t0 = time.perf_counter()
+        hist = model.fit(ctx.x_train, ctx.y_train, validation_data=(ctx.x_val, ctx.y_val),
+                         epochs=epochs, initial_epoch=initial,
+                         batch_size=int(hp.values.get("batch_size", 32)), verbose=0,
+                         callbacks=callbacks)
+        t1 = time.perf_counter()
+        float_acc = float(model.evaluate(ctx.x_val, ctx.y_val, verbose=0)[-1])
+        model_bytes = to_int8_tflite(model, ctx.calib)
+        t2 = time.perf_counter()
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob(".*"):  # left by a run killed while saving
+            stale.unlink(missing_ok=True)
+        tmp = out / f".model.{os.getpid()}.keras"
+        model.save(str(tmp))
+        os.replace(tmp, out / "model.keras")
+        epochs_run = len(hist.history["loss"])
+        del model, hist
+    finally:
+        keras.backend.clear_session()
+        release_memory()
+    return TrainResult(model_bytes=model_bytes, float_val_accuracy=float_acc,
+                       epochs_run=epochs_run, train_seconds=t1 - t0, convert_seconds=t2 - t1,
+                       continues=parent_id, rss_bytes=rss_bytes())
+
+
+# --------------------------------------------------------------------------- runners
+class InProcessRunner:
+    """Runs the steps in this process (memory grows with the number of trials)."""
+
+    isolated = False
+
+    def __init__(self, ctx: TrialContext) -> None:
+        self.ctx = ctx
+
+    def check(self, hp_config: dict[str, Any], seed: int) -> CheckResult:
+        return check_trial(self.ctx, hp_config, seed)
+
+    def train(self, hp_config: dict[str, Any], seed: int, *, parent_keras: str | None,
+              parent_id: str | None, folder: str, on_epoch: Epoch | None = None) -> TrainResult:
+        return train_trial(self.ctx, hp_config, seed, parent_keras=parent_keras,
+                           parent_id=parent_id, folder=folder, on_epoch=on_epoch)
+
+    def close(self) -> None:
+        pass
+
+
+def _has_fileno(stream: Any) -> bool:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+class WorkerRunner:
+    """Runs the steps in a worker process, replaced when its memory has grown.
+
+    The worker starts (imports TensorFlow, receives the data) as soon as the
+    runner is created, so that start overlaps the search's own set-up.
+    """
+
+    isolated = True
+
+    def __init__(self, ctx: TrialContext, *, recycle_mb: float | None = None) -> None:
+        self.ctx = ctx
+        self._payload = pickle.dumps(ctx.for_worker(), protocol=pickle.HIGHEST_PROTOCOL)
+        env_mb = os.environ.get(RECYCLE_ENV)
+        self.recycle_bytes = float(recycle_mb if recycle_mb is not None
+                                   else (env_mb if env_mb else 256)) * MB
+        self.proc: subprocess.Popen | None = None
+        self.conn: Connection | None = None
+        self.base_rss: int | None = None
+        self.starts = 0
+        self.tasks = 0
+        self.last_rss = 0
+        self._start()
+
+    # -- process management ----------------------------------------------
+    def _start(self) -> None:
+        parent_sock, child_sock = socket.socketpair()
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "edgeml.search._trial_worker", str(child_sock.fileno())],
+                pass_fds=(child_sock.fileno(),), env=env, stdin=subprocess.DEVNULL,
+                stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None)
+        finally:
+            child_sock.close()
+        self.conn = Connection(parent_sock.detach())
+        self.conn.send_bytes(self._payload)
+        self.base_rss = None
+        self.tasks = 0
+        self.starts += 1
+
+    def close(self) -> None:
+        """Stop the worker (it exits when its end of the pipe closes)."""
+        proc, conn = self.proc, self.conn
+        self.proc = self.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except OSError:
+                pass
+        if proc is not None:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _died(self, doing: str) -> WorkerDied:
+        proc = self.proc
+        self.proc = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        code = None
+        if proc is not None:
+            try:
+                code = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+        if code is not None and code < 0:
+            how = f"killed by {_signal_name(code)}"
+            if code == -signal.SIGKILL:
+                how += " (out of memory?)"
+        else:
+            how = f"exit status {code}"
+        return WorkerDied(f"the trial worker process died while {doing} ({how})",
+                          hint="a fresh worker takes the next trial; run with "
+                               f"{WORKER_ENV}=0 to debug the step in this process")
+
+    def _call(self, request: tuple[Any, ...], doing: str, on_epoch: Epoch | None = None) -> Any:
+        if self.proc is None:
+            self._start()
+        assert self.conn is not None
+        try:
+            self.conn.send(request)
+            while True:
+                kind, *rest = self.conn.recv()
+                if kind == "epoch":
+                    if on_epoch is not None:
+                        on_epoch(*rest)
+                    continue
+                break
+        except (EOFError, OSError) as exc:
+            raise self._died(doing) from exc
+        except BaseException:
+            self.close()  # interrupted mid-step: the worker's state is unknown
+            raise
+        self.tasks += 1
+        if kind == "error":
+            err_kind, message, hint = rest
+            cls = getattr(_errors, err_kind, None)
+            if err_kind == "SpaceError":
+                raise SpaceError(message, hint=hint)
+            if isinstance(cls, type) and issubclass(cls, EdgeMLError):
+                raise cls(message, hint=hint)
+            raise TrialFailure(err_kind, message)
+        result = rest[0]
+        self._after(result.rss_bytes)
+        return result
+
+    def _after(self, rss: int) -> None:
+        """Replace the worker once it has grown by the recycle limit since its first task."""
+        self.last_rss = rss
+        if self.base_rss is None:
+            self.base_rss = rss
+        elif rss - self.base_rss > self.recycle_bytes:
+            self.close()
+            self._start()  # the new one loads TensorFlow while this trial is scored
+
+    # -- the steps -----------------------------------------------------------
+    def check(self, hp_config: dict[str, Any], seed: int) -> CheckResult:
+        return self._call(("check", hp_config, seed), "checking a candidate")
+
+    def train(self, hp_config: dict[str, Any], seed: int, *, parent_keras: str | None,
+              parent_id: str | None, folder: str, on_epoch: Epoch | None = None) -> TrainResult:
+        return self._call(("train", hp_config, seed, parent_keras, parent_id, folder),
+                          "training a candidate", on_epoch)
+
+
+def make_runner(ctx: TrialContext, *, isolate: bool | None = None) -> InProcessRunner | WorkerRunner:
+    """A :class:`WorkerRunner` unless ``isolate`` is False (default: ``$EDGEML_TRIAL_WORKER``,
+    on) or the space cannot be sent to another process."""
+    if isolate is None:
+        isolate = os.environ.get(WORKER_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    if isolate and sendable(ctx.space):
+        return WorkerRunner(ctx)
+    return InProcessRunner(ctx)
