@@ -367,8 +367,9 @@ class WorkerRunner:
         self.tasks = 0
         self.starts += 1
 
-    def close(self) -> None:
-        """Stop the worker (it exits when its end of the pipe closes)."""
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the worker: it exits when its end of the pipe closes; ``kill`` stops it
+        at once (it was interrupted in the middle of a step)."""
         proc, conn = self.proc, self.conn
         self.proc = self.conn = None
         if conn is not None:
@@ -377,6 +378,8 @@ class WorkerRunner:
             except OSError:
                 pass
         if proc is not None:
+            if kill:
+                proc.kill()
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -422,7 +425,7 @@ class WorkerRunner:
         except (EOFError, OSError) as exc:
             raise self._died(doing) from exc
         except BaseException:
-            self.close()  # interrupted mid-step: the worker's state is unknown
+            self.close(kill=True)  # interrupted mid-step (Ctrl-C): its state is unknown
             raise
         self.tasks += 1
         if kind == "error":

@@ -82,8 +82,12 @@ def test_a_worker_that_dies_fails_only_its_trial(tmp_path, monkeypatch):
     marker = tmp_path / "killed.txt"
     path = tmp_path / "dies_once.py"
     path.write_text(KILLING_SPACE.replace("{marker!r}", repr(str(marker))))
+    events = []
     res = run_search(SearchConfig(trials=2, epochs=2, seed=0, space=str(path),
-                                  out=str(tmp_path / "run")))
+                                  out=str(tmp_path / "run")),
+                     on_event=lambda kind, rec: events.append((kind, dict(rec))))
+    # the worker reports every epoch, for the progress bar
+    assert [(r["epoch"], r["epochs"]) for k, r in events if k == "epoch"] == [(1, 2), (2, 2)]
     assert marker.exists(), "the first training should have killed its worker"
     records = res.report["trials"]
     failed = [r for r in records if r["status"] == "failed"]
