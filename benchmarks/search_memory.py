@@ -7,10 +7,11 @@ growth over the run. The search process keeps only the oracle and the records,
 so its RSS should stay flat; the worker, which builds, converts and trains the
 candidates, is replaced once it has grown by ``EDGEML_WORKER_RECYCLE_MB``
 (default 256 MB), so the sum of both stays bounded too. Both processes map the same
-TensorFlow libraries, so their RSS counts those pages twice; the "both" row
-is the sum of their proportional set sizes (PSS, /proc/PID/smaps_rollup),
-which counts each shared page once. ``--in-process`` runs the trials in the
-search process instead, for comparison.
+TensorFlow libraries, so adding their RSS would count those pages twice; the
+"both" row adds to the search process's RSS only the worker's private memory
+(USS: Private_Clean + Private_Dirty of /proc/PID/smaps_rollup), read when each
+trial has been recorded. ``--in-process`` runs the trials in the search process
+instead, for comparison.
 
     .venv/bin/python benchmarks/search_memory.py            # 50 trials
     .venv/bin/python benchmarks/search_memory.py --trials 20 --json
@@ -38,16 +39,17 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MB
 
 
-def pss_mb(pid: int | str = "self") -> float:
-    """Proportional set size: private pages plus each shared page divided by its sharers."""
+def uss_mb(pid: int) -> float:
+    """Unique set size: the pages only this process maps (what ending it would free)."""
+    total = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) / 1024
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1])
     except OSError:
         pass
-    return 0.0
+    return total / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     start = rss_mb()
     parent: list[float] = []
     worker: list[float] = []
-    pss: list[float] = []
+    both: list[float] = []
     tuner = None
 
     def on_event(kind: str, rec: dict) -> None:
@@ -76,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             parent.append(rec.get("rss_bytes", 0) / MB)
             worker.append(rec.get("worker_rss_bytes", 0) / MB)
             proc = getattr(getattr(tuner, "runner", None), "proc", None)
-            pss.append(pss_mb() + (pss_mb(proc.pid) if proc is not None else 0.0))
+            both.append(parent[-1] + (uss_mb(proc.pid) if proc is not None else 0.0))
             if not args.json:
                 print(f"  trial {len(parent):3d}: RSS search process {parent[-1]:7.1f} MB, "
-                      f"worker {worker[-1]:7.1f} MB; PSS of both {pss[-1]:7.1f} MB", flush=True)
+                      f"worker {worker[-1]:7.1f} MB; both {both[-1]:7.1f} MB", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="edgeml-mem-") as tmp:
         space = build_space(ds.kind, ds.input_shape, ds.num_classes)
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
            "search_process": growth(parent), "search_process_peak_mb": round(peak, 1),
            "worker": growth(worker) if any(worker) else None,
            "worker_max_mb": round(max(worker), 1) if worker else 0.0,
-           "pss_search_process_plus_worker": growth(pss),
+           "search_process_plus_worker_uss": growth(both),
            "wall_s": round(wall, 1),
            "rss_mb": [round(r, 1) for r in parent], "worker_rss_mb": [round(r, 1) for r in worker]}
     if args.json:
@@ -113,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("RSS, search process", out["search_process"])]
     if out["worker"]:
         rows += [("RSS, trial worker", out["worker"])]
-    rows += [("PSS, both" if out["worker"] else "PSS, search process",
-              out["pss_search_process_plus_worker"])]
+        rows += [("both (RSS + worker USS)", out["search_process_plus_worker_uss"])]
     for name, g in rows:
         print(f"| {name} | {g['after_trial_5_mb']:.0f} MB | {g['after_last_trial_mb']:.0f} MB | "
               f"{g['max_mb']:.0f} MB | {g['growth_trial_5_to_last_mb']:+.1f} MB | "

@@ -353,7 +353,7 @@ def _make_tuner_class() -> type:
                        int8_val_accuracy=ev.accuracy, epochs_run=res.epochs_run,
                        train_seconds=round(res.train_seconds, 3),
                        tflite=str(folder / "model.tflite"), keras=str(folder / "model.keras"))
-            if res.rss_bytes:
+            if self.runner.isolated:
                 rec["worker_rss_bytes"] = res.rss_bytes
             rec["score"] = self._score(rec)
             return {OBJECTIVE: rec["score"], "val_int8_accuracy": ev.accuracy,
