@@ -2,7 +2,8 @@
 
 For every hyperparameter set the oracle proposes, the tuner
 
-1. builds the ``tf_keras`` model and converts it (untrained) to int8;
+1. builds the ``tf_keras`` model and converts it (untrained) to int8, in the
+   trial worker process like every TensorFlow step of a trial (:mod:`.worker`);
 2. estimates it on every target (tensor arena measured in TFLM, flash,
    operators, latency, energy);
 3. if it breaks any limit on any target: records it as infeasible with the

@@ -337,7 +337,6 @@ class WorkerRunner:
 
     def __init__(self, ctx: TrialContext, *, recycle_mb: float | None = None) -> None:
         self.ctx = ctx
-        self._payload = pickle.dumps(ctx.for_worker(), protocol=pickle.HIGHEST_PROTOCOL)
         env_mb = os.environ.get(RECYCLE_ENV)
         self.recycle_bytes = float(recycle_mb if recycle_mb is not None
                                    else (env_mb if env_mb else 256)) * MB
@@ -362,7 +361,8 @@ class WorkerRunner:
         finally:
             child_sock.close()
         self.conn = Connection(parent_sock.detach())
-        self.conn.send_bytes(self._payload)
+        # pickled per start rather than kept: the data may be large
+        self.conn.send_bytes(pickle.dumps(self.ctx.for_worker(), protocol=pickle.HIGHEST_PROTOCOL))
         self.base_rss = None
         self.tasks = 0
         self.starts += 1
