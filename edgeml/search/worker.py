@@ -311,6 +311,20 @@ class InProcessRunner:
         pass
 
 
+def _recycle_mb() -> float:
+    text = os.environ.get(RECYCLE_ENV, "").strip()
+    if not text:
+        return 256.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise EdgeMLError(f"{RECYCLE_ENV}={text!r} is not a size in MB",
+                          hint="set it to a number such as 256, or unset it")
+    return value
+
+
 def _has_fileno(stream: Any) -> bool:
     try:
         stream.fileno()
@@ -337,15 +351,11 @@ class WorkerRunner:
 
     def __init__(self, ctx: TrialContext, *, recycle_mb: float | None = None) -> None:
         self.ctx = ctx
-        env_mb = os.environ.get(RECYCLE_ENV)
-        self.recycle_bytes = float(recycle_mb if recycle_mb is not None
-                                   else (env_mb if env_mb else 256)) * MB
+        self.recycle_bytes = (recycle_mb if recycle_mb is not None else _recycle_mb()) * MB
         self.proc: subprocess.Popen | None = None
         self.conn: Connection | None = None
         self.base_rss: int | None = None
         self.starts = 0
-        self.tasks = 0
-        self.last_rss = 0
         self._start()
 
     # -- process management ----------------------------------------------
@@ -364,7 +374,6 @@ class WorkerRunner:
         # pickled per start rather than kept: the data may be large
         self.conn.send_bytes(pickle.dumps(self.ctx.for_worker(), protocol=pickle.HIGHEST_PROTOCOL))
         self.base_rss = None
-        self.tasks = 0
         self.starts += 1
 
     def close(self, *, kill: bool = False) -> None:
@@ -388,21 +397,12 @@ class WorkerRunner:
 
     def _died(self, doing: str) -> WorkerDied:
         proc = self.proc
-        self.proc = None
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-        code = None
-        if proc is not None:
-            try:
-                code = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                code = proc.wait()
+        self.close()  # its end of the pipe is gone: reap it
+        code = proc.returncode if proc is not None else None
         if code is not None and code < 0:
             how = f"killed by {_signal_name(code)}"
             if code == -signal.SIGKILL:
-                how += " (out of memory?)"
+                how += ", out of memory?"
         else:
             how = f"exit status {code}"
         return WorkerDied(f"the trial worker process died while {doing} ({how})",
@@ -427,7 +427,6 @@ class WorkerRunner:
         except BaseException:
             self.close(kill=True)  # interrupted mid-step (Ctrl-C): its state is unknown
             raise
-        self.tasks += 1
         if kind == "error":
             err_kind, message, hint = rest
             cls = getattr(_errors, err_kind, None)
@@ -442,7 +441,6 @@ class WorkerRunner:
 
     def _after(self, rss: int) -> None:
         """Replace the worker once it has grown by the recycle limit since its first task."""
-        self.last_rss = rss
         if self.base_rss is None:
             self.base_rss = rss
         elif rss - self.base_rss > self.recycle_bytes:

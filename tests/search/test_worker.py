@@ -100,3 +100,16 @@ def test_a_worker_that_dies_fails_only_its_trial(tmp_path, monkeypatch):
     assert not (tmp_path / "run" / "trials" / f"trial_{int(failed[0]['trial_id']):04d}"
                 / "model.tflite").exists()
     assert res.report["chosen"]["int8_test_accuracy"] > 0.5
+
+
+def test_a_bad_recycle_limit_is_one_line(tmp_path, monkeypatch, capfd):
+    from edgeml.cli import main
+
+    monkeypatch.setenv("EDGEML_TRIAL_WORKER", "1")
+    monkeypatch.setenv("EDGEML_WORKER_RECYCLE_MB", "lots")
+    out = tmp_path / "run"
+    assert main(["search", "--trials", "1", "--epochs", "1", "--out", str(out), "--quiet"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err[-1] == ("edgeml: error: EDGEML_WORKER_RECYCLE_MB='lots' is not a size in MB; "
+                       "set it to a number such as 256, or unset it")
+    assert not out.exists()
