@@ -108,14 +108,13 @@ def _validate(cfg: SearchConfig) -> None:
 def load_keras(path: str | Path, space: Any = None) -> Any:
     """Load a trial's ``model.keras``, with the custom classes of the run's space file."""
     from ._tf import keras as _keras
+    from .search.spaces import describe_error
 
     custom = dict(getattr(space, "custom_objects", None) or {})
     try:
         return _keras().models.load_model(str(path), custom_objects=custom or None)
     except Exception as exc:
-        text = str(exc).strip().splitlines()
-        raise ModelError(f"cannot load the trained model {path} ({type(exc).__name__}: "
-                         f"{text[0][:200] if text else ''})",
+        raise ModelError(f"cannot load the trained model {path} ({describe_error(exc)})",
                          hint="define custom layers in the --space file, or register them with "
                               "keras.saving.register_keras_serializable") from exc
 

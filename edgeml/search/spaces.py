@@ -277,7 +277,8 @@ def _where(exc: BaseException, path: Path) -> str:
     return f" ({path.name} line {frames[-1].lineno})" if frames else ""
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """'ValueError: first line of the message' (200 characters at most)."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
@@ -343,7 +344,7 @@ def load_space_file(path: str | Path, *, input_shape: tuple[int, ...],
                          hint="fix the file and run again") from exc
     except Exception as exc:
         sys.modules.pop(name, None)
-        raise SpaceError(f"importing space file {p} failed{_where(exc, p)}: {_describe(exc)}",
+        raise SpaceError(f"importing space file {p} failed{_where(exc, p)}: {describe_error(exc)}",
                          hint="fix the file and run again") from exc
     build = getattr(module, "build", None)
     if build is None or not callable(build):
@@ -386,5 +387,5 @@ def call_build(space: Space, hp: Any, *, what: str | None = None) -> Any:
         raise
     except Exception as exc:
         where = _where(exc, Path(space.source)) if space.source != "builtin" else ""
-        raise SpaceError(f"{what or 'build(hp)'} raised {_describe(exc)}{where}",
+        raise SpaceError(f"{what or 'build(hp)'} raised {describe_error(exc)}{where}",
                          hint="fix the space so it builds for every hyperparameter value") from exc
