@@ -93,8 +93,8 @@ def train(ds: Any, seed: int, lr: float, max_epochs: int, width: float) -> tuple
 def run(name: str, *, seed: int, structured: float, epochs: int, lr: float,
         max_epochs: int, target: str, width: float) -> dict[str, Any]:
     from edgeml.compress import CompressOptions, compress_model, to_int8_tflite
-    from edgeml.compress.ptq import representative_sample
     from edgeml.targets import load_target
+    from edgeml.tflite.int8 import representative_sample
 
     t0 = time.perf_counter()
     ds = load(name, seed)

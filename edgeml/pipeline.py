@@ -233,8 +233,8 @@ def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: 
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
          emit: Event, t_start: float) -> RunResult:
     from .search import EdgeTuner, make_oracle, no_feasible_message
-    from .search.evaluate import evaluate_int8
     from .search.pareto import pareto_front
+    from .tflite.int8 import evaluate_int8
 
     target = targets[0]
     max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)

@@ -100,8 +100,8 @@ def test_search_end_to_end_writes_a_deployable_model(tmp_path):
 
     # The model is fully int8 and runs in the real TFLM interpreter.
     from edgeml.data import load_dataset
-    from edgeml.estimate.graph import read_graph
-    from edgeml.estimate.tflm import run_tflm
+    from edgeml.tflite.graph import read_graph
+    from edgeml.tflite.tflm import run_tflm
 
     graph = read_graph(model)
     assert graph.is_int8

@@ -17,8 +17,8 @@ from typing import Any
 
 from ..errors import ModelError
 from ..targets import Target
+from ..tflite.graph import Graph, keras_layer_name, read_graph
 from .arena import ArenaEstimate, analytic_arena, arena_estimate, pointer_adjustment
-from .graph import Graph, keras_layer_name, read_graph
 
 __all__ = ["Estimate", "LayerCost", "Limits", "ArenaEstimate", "estimate_model", "estimate_graph",
            "violations", "feasible", "describe_violation", "read_graph", "Graph", "analytic_arena"]

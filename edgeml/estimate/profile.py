@@ -14,8 +14,8 @@ from typing import Any
 
 from ..errors import ModelError
 from ..targets import Target
+from ..tflite.graph import keras_layer_name, read_graph
 from . import Estimate, Limits, describe_violation, estimate_model, feasible, violations
-from .graph import keras_layer_name, read_graph
 
 __all__ = ["profile_model", "profile_dict"]
 

@@ -44,7 +44,6 @@ from typing import Any
 
 from .._io import atomic_write
 from .._tf import keras as _keras
-from ..compress.ptq import representative_sample
 from ..data import Dataset
 from ..errors import BudgetError, EdgeMLError
 from ..estimate import (
@@ -58,7 +57,7 @@ from ..estimate import (
     violations,
 )
 from ..targets import Target
-from .evaluate import evaluate_int8
+from ..tflite.int8 import evaluate_int8, representative_sample
 from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
 from .spaces import Space, SpaceError
 from .store import TrialStore
