@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..targets import LatencyModel, OpCost
+from ..targets import LatencyModel, latency_toml, read_latency
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,13 +37,7 @@ PRIOR_PATH = Path(__file__).with_name("reference_prior.toml")
 def load_prior() -> LatencyModel:
     """The measured reference-kernel prior (host nanoseconds per unit)."""
     data = tomllib.loads(PRIOR_PATH.read_text(encoding="utf-8"))
-    lat = data["latency"]
-    ops = {k.upper(): OpCost(**{kk: float(vv) for kk, vv in v.items()})
-           for k, v in lat.get("ops", {}).items()}
-    return LatencyModel(ops=ops, default=OpCost(**{k: float(v) for k, v in lat["default"].items()}),
-                        invoke_overhead=float(lat.get("invoke_overhead", 0.0)),
-                        source=str(lat.get("source", "")), calibrated=True,
-                        calibration=dict(lat.get("calibration", {})))
+    return read_latency(data["latency"], path=PRIOR_PATH)
 
 
 def time_model(model: bytes, *, budget_s: float = 0.05) -> float:
@@ -57,6 +51,4 @@ def time_model(model: bytes, *, budget_s: float = 0.05) -> float:
 
 def prior_to_toml(model: LatencyModel, *, header: str) -> str:
     """The prior file: a ``[latency]`` table in the target-profile format."""
-    from .profile_io import latency_toml
-
     return header + "\n\n" + latency_toml(model, table="latency")
