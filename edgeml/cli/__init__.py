@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         except EdgeMLError as exc:
             if args.debug:
                 raise
-            text = in_cli_words(str(exc)) if exc.limit else str(exc)
+            text = in_cli_words(str(exc)) if getattr(exc, "limit", None) else str(exc)
             print(f"edgeml: error: {text}", file=sys.stderr)
             return exc.exit_code
         except KeyboardInterrupt:
