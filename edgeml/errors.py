@@ -14,6 +14,7 @@ __all__ = [
     "BudgetError",
     "ModelError",
     "ExportError",
+    "RunDirError",
     "RuntimeFailure",
 ]
 
@@ -47,6 +48,10 @@ class ModelError(EdgeMLError):
 
 class ExportError(EdgeMLError):
     """An export cannot be written (bad name, existing user files, ...)."""
+
+
+class RunDirError(EdgeMLError):
+    """A run directory is missing, unfinished or damaged (search --resume, export, compress)."""
 
 
 class RuntimeFailure(EdgeMLError):
