@@ -257,6 +257,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     chosen_id = result.best.trial_id
     best = result.best.to_json()
     emit("final", {"trial_id": chosen_id})
+    run = RunDir(run_dir)  # paths in the records are found again if the run was moved
+    best.update(tflite=str(run.resolve(best["tflite"])), keras=str(run.resolve(best["keras"])))
     model_bytes = Path(best["tflite"]).read_bytes()
     best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run_dir, emit,
                                          space)

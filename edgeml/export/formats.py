@@ -54,7 +54,7 @@ def load_artifact(source: str | Path, *, target: str | None = None) -> ModelArti
     """The model of a finished run directory, or of a ``.tflite`` file (which needs
     ``target``); for a run, ``target`` defaults to the run's target."""
     path = Path(source)
-    if path.is_dir():
+    if path.is_dir() or (not path.exists() and path.suffix != ".tflite"):
         return ModelArtifact.from_run(path, target=target)
     return ModelArtifact.from_tflite(path, target)
 

@@ -345,7 +345,7 @@ class EdgeTuner:
 
         folder = self.store.artifact_dir(checked.number)
         res = self.runner.train(hp.get_config(), self.seed + checked.number,
-                                parent_keras=prev.keras if prev is not None else None,
+                                parent_keras=self._keras_of(prev),
                                 parent_id=str(parent) if parent is not None else None,
                                 folder=str(folder), on_epoch=_epoch)
         t2 = time.perf_counter()
@@ -364,6 +364,14 @@ class EdgeTuner:
             tflite=str(folder / "model.tflite"), keras=str(folder / "model.keras"),
             worker_rss_bytes=res.rss_bytes if self.runner.isolated else None, **checks)
         return t.with_(score=self._score(t))
+
+    def _keras_of(self, prev: Trial | None) -> str | None:
+        """The saved model of an earlier trial, in this run directory (which may have moved
+        since the record was written)."""
+        if prev is None or not prev.keras:
+            return None
+        here = self.store.root / f"trial_{prev.number:04d}" / "model.keras"
+        return str(here) if here.exists() else prev.keras
 
     def _units(self, t: Trial) -> float:
         """Budget a trained trial uses: 1, or its share of a full training (Hyperband)."""
