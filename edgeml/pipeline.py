@@ -416,6 +416,9 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     except (KeyError, TypeError, ValueError) as exc:
         raise RunDirError(f"{report_path} is unreadable (no seed)",
                           hint="the run directory is damaged; start a new run") from exc
+    if not isinstance(chosen.get("keras"), str) or not isinstance(chosen.get("tflite"), str):
+        raise RunDirError(f"{report_path} is unreadable (the chosen model has no saved files)",
+                          hint="the run directory is damaged; start a new run")
     hp = chosen.get("hyperparameters", {})
     options = CompressOptions(prune=prune, structured=structured, qat=qat,
                               max_int8_drop=max_int8_drop, epochs=epochs, seed=seed,

@@ -44,6 +44,7 @@ class TrialStatus(str, Enum):
     FAILED = "failed"           # could not be checked, or its training failed (twice if the
     #                             worker died): replaced by another candidate
     PROBE = "probe"             # one of the space's smallest candidates, checked only
+    RUNNING = "running"         # checked, fits, being trained (never written to disk)
 
     def __str__(self) -> str:
         return self.value
@@ -170,6 +171,9 @@ class TrialStore:
         return d
 
     def put(self, trial: Trial, *, name: str | None = None) -> Path:
+        if trial.status is TrialStatus.RUNNING:
+            raise ValueError(f"trial {trial.trial_id} has not finished: its record is written "
+                             "when it has")
         target = self.root / f"{name}.json" if name else self.path(trial.number)
         return dump_json(target, trial.to_json())
 

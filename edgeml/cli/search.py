@@ -221,6 +221,11 @@ def run(args: argparse.Namespace) -> int:
         ("objective", f"{rep['search'].get('objective', 'accuracy')}; Pareto front: trials "
                       f"{', '.join(rep.get('pareto', [])) or '-'}"),
         ("trials", f"{trial_counts(rep['search'])}, {rep['seconds']['total']:.0f} s"),
+    ]
+    search = rep["search"]
+    if search.get("stop_reason") and int(search["trained"]) < int(search["trials"]):
+        rows.append(("stopped early", str(search["stop_reason"])))
+    rows += [
         ("files", str(result.run_dir)),
     ]
     print_rows(f"edgeml: best model for {', '.join(names)}", rows)

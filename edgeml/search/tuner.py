@@ -286,8 +286,8 @@ class EdgeTuner:
     # -- one candidate ---------------------------------------------------------
     def _check(self, tid: str, hp: Any) -> Trial:
         """Build and estimate a fresh candidate. Returns a finished trial (infeasible or
-        failed) or one with status TRAINED still to be trained (its check fields set)."""
-        base = Trial(trial_id=tid, status=TrialStatus.TRAINED, hyperparameters=dict(hp.values))
+        failed), or a RUNNING one that fits and is to be trained (its check fields set)."""
+        base = Trial(trial_id=tid, status=TrialStatus.RUNNING, hyperparameters=dict(hp.values))
         parent = hp.values.get("tuner/trial_id")
         prev = self._record(parent) if parent is not None else None
         if prev is not None and prev.targets is not None:
@@ -479,7 +479,7 @@ class EdgeTuner:
                 self.on_event("replayed", t)
             else:
                 t = self._check(tid, hp)
-                if t.status is TrialStatus.TRAINED:  # feasible: train it
+                if t.status is TrialStatus.RUNNING:  # it fits: train it
                     self.on_event("train", {"trial_id": tid, "hyperparameters": t.hyperparameters,
                                             "budget_used": used, "units": self._units(t)})
                     t = self._train(t, hp)
