@@ -14,6 +14,7 @@ __all__ = [
     "BudgetError",
     "ModelError",
     "ExportError",
+    "RunDirError",
     "RuntimeFailure",
 ]
 
@@ -54,6 +55,10 @@ class ModelError(EdgeMLError):
 
 class ExportError(EdgeMLError):
     """An export cannot be written (bad name, existing user files, ...)."""
+
+
+class RunDirError(EdgeMLError):
+    """A run directory is missing, unfinished or damaged (search --resume, export, compress)."""
 
 
 class RuntimeFailure(EdgeMLError):

@@ -12,7 +12,6 @@ any moment resumes from its directory with :func:`resume_search`.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -24,15 +23,15 @@ from typing import Any
 from ._io import atomic_write, dump_json
 from .compress.chain import CompressOptions
 from .data import Dataset, load_dataset
-from .errors import EdgeMLError, ModelError
+from .errors import EdgeMLError, ModelError, RunDirError
 from .estimate import Limits, check_limits
+from .records import RUN_FILE, RunDir, Trial, TrialStatus
 from .targets import Target, load_target
 
 __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_run_dir",
            "RUN_FILE"]
 
-Event = Callable[[str, dict[str, Any]], None]
-RUN_FILE = "run.json"
+Event = Callable[[str, Any], None]
 #: files of a finished run; report.json is written last and removed first
 RESULT_FILES = ("report.json", "model.tflite", "model_data.cc", "model_data.h", "op_resolver.h",
                 "report.md",
@@ -160,23 +159,18 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     """Finish (or extend to ``trials``) the run in ``run_dir``; finished trials are not rerun."""
     emit = on_event or (lambda kind, rec: None)
     t_start = time.perf_counter()
-    run_dir = Path(run_dir)
-    meta_path = run_dir / RUN_FILE
-    if not run_dir.is_dir():
-        raise EdgeMLError(f"--resume {run_dir}: no such directory",
-                          hint="pass the run directory an earlier edgeml search wrote")
-    if not meta_path.is_file():
-        raise EdgeMLError(f"--resume {run_dir}: not an edgeml run directory (no {RUN_FILE})",
-                          hint="pass the run directory an earlier edgeml search wrote")
+    run = RunDir.open(run_dir)
+    run_dir = run.path
+    meta_path = run.run_json
+    meta = run.meta()
     try:
-        meta = json.loads(meta_path.read_text())
         conf = dict(meta["config"])
         conf["limits"] = Limits(**conf.get("limits", {}))
         known = set(SearchConfig.__dataclass_fields__)
         cfg = SearchConfig(**{k: v for k, v in conf.items() if k in known})
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EdgeMLError(f"--resume {run_dir}: {RUN_FILE} is unreadable ({exc})",
-                          hint="start a new run") from exc
+    except (ValueError, TypeError) as exc:
+        raise RunDirError(f"{meta_path} is unreadable ({exc})",
+                          hint="the run directory is damaged; start a new run") from exc
     if trials is not None:
         cfg = replace(cfg, trials=int(trials))
     cfg = replace(cfg, out=str(run_dir))
@@ -192,10 +186,9 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     if digest and space.digest != digest:
         raise EdgeMLError(f"--resume {run_dir}: the space file {cfg.space} changed since the run "
                           "started", hint="restore it or start a new run")
-    report_path = run_dir / "report.json"
-    if report_path.exists():
-        report = json.loads(report_path.read_text())
-        if int(report.get("search", {}).get("trials", 0)) >= cfg.trials:
+    if run.finished:
+        report = run.report()
+        if _complete(report["search"], cfg.trials):
             emit("complete", {"run_dir": str(run_dir)})
             files = {n: run_dir / n for n in RESULT_FILES if (run_dir / n).exists()}
             return RunResult(run_dir=run_dir, report=report, files=files)
@@ -206,6 +199,16 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         meta["config"]["trials"] = cfg.trials
         dump_json(meta_path, meta)
     return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False)
+
+
+def _complete(search: dict[str, Any], trials: int) -> bool:
+    """Whether a finished run's search already did what ``trials`` asks: that many trained
+    models, or the budget spent without a failed trial (the oracle ran out of candidates).
+    A run that lost trials to failures is not complete: resuming makes them up."""
+    trained = int(search.get("trained", 0))
+    if trained >= trials:
+        return True
+    return int(search.get("failed", 0)) == 0 and int(search.get("trials", 0)) >= trials
 
 
 def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
@@ -242,16 +245,16 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     t0 = time.perf_counter()
     result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
     t_search = time.perf_counter() - t0
-    records = sorted(result.trials, key=lambda r: int(r["trial_id"]))
+    records = sorted(result.trials, key=lambda r: r.number)
     if result.best is None:
         raise no_feasible_message(records + result.smallest, targets, cfg.limits)
 
-    front = {r["trial_id"] for r in pareto_front(records)}
-    for r in records:
-        r["pareto"] = r["trial_id"] in front
-        r["chosen"] = r["trial_id"] == result.best["trial_id"]
-    best = dict(result.best)
-    emit("final", {"trial_id": best["trial_id"]})
+    front = [r.trial_id for r in pareto_front(records)]
+    chosen_id = result.best.trial_id
+    best = result.best.to_json()
+    emit("final", {"trial_id": chosen_id})
+    run = RunDir(run_dir)  # paths in the records are found again if the run was moved
+    best.update(tflite=str(run.resolve(best["tflite"])), keras=str(run.resolve(best["keras"])))
     model_bytes = Path(best["tflite"]).read_bytes()
     best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run_dir, emit,
                                          space)
@@ -262,17 +265,11 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     t_final = time.perf_counter() - t1
     best.update(int8_test_accuracy=test.accuracy, float_test_accuracy=float_test)
 
-    from .estimate import read_graph
-    from .export import CModelInfo, write_c_files
+    from .export import ModelArtifact, write_c_files
     from .export.report import render_pareto_png
 
-    info = CModelInfo(model=model_bytes, arena_bytes=int(best["estimate"]["arena_bytes"]),
-                      input_scale=float(test.tflm.input["scale"]),
-                      input_zero_point=int(test.tflm.input["zero_point"]),
-                      output_scale=float(test.tflm.output["scale"]),
-                      output_zero_point=int(test.tflm.output["zero_point"]),
-                      labels=dataset.labels, raw_input_scale=dataset.scale,
-                      raw_input_offset=dataset.offset, input_shape=dataset.input_shape)
+    art = ModelArtifact.from_model(model_bytes, target, dataset=dataset.summary(),
+                                   where="the chosen model")
     seconds = {k: round(v, 2) for k, v in result.seconds.items()}
     seconds.update(search=round(t_search, 2), final_test_eval=round(t_final, 2),
                    total=round(time.perf_counter() - t_start, 2))
@@ -286,21 +283,22 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                    "accuracy_tolerance": cfg.tolerance, "trials": cfg.trials,
                    "epochs": cfg.epochs, "seed": cfg.seed,
                    "space": {"name": space.name, "source": space.source},
-                   "trained": sum(1 for r in records if r.get("status") == "trained"),
-                   "rejected": sum(1 for r in records if r.get("status") == "infeasible"),
-                   "failed": sum(1 for r in records if r.get("status") == "failed"),
+                   "trained": sum(1 for r in records if r.trained),
+                   "rejected": sum(1 for r in records if r.status is TrialStatus.INFEASIBLE),
+                   "failed": result.failed, "retried": result.retried,
                    "replayed": result.replayed, "budget_used": round(result.budget_used, 3),
                    "stop_reason": result.stop_reason},
-        "trials": records,
-        "smallest_candidates": result.smallest,
-        "pareto": [r["trial_id"] for r in records if r.get("pareto")],
+        "trials": [{**r.to_json(), "pareto": r.trial_id in front,
+                    "chosen": r.trial_id == chosen_id} for r in records],
+        "smallest_candidates": [r.to_json() for r in result.smallest],
+        "pareto": front,
         "fit_matrix": _fit_matrix(records, targets),
         "chosen": best,
         "seconds": seconds,
     }
     files = {
         "model.tflite": atomic_write(run_dir / "model.tflite", model_bytes),
-        **write_c_files(info, read_graph(model_bytes).op_names, run_dir),
+        **write_c_files(art, run_dir),
         "report.md": atomic_write(run_dir / "report.md", _markdown(report)),
     }
     png = render_pareto_png(report, run_dir / "pareto.png")
@@ -310,15 +308,15 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     return RunResult(run_dir=run_dir, report=report, files=files)
 
 
-def _fit_matrix(records: list[dict[str, Any]], targets: list[Target]) -> dict[str, Any]:
+def _fit_matrix(records: list[Trial], targets: list[Target]) -> dict[str, Any]:
     """Which checked candidate fits which target, with its latency and energy there."""
     rows = []
     for r in records:
-        per = r.get("targets")
+        per = r.targets
         if not per:
             continue
-        rows.append({"trial_id": r["trial_id"], "status": r.get("status"),
-                     "int8_val_accuracy": r.get("int8_val_accuracy"),
+        rows.append({"trial_id": r.trial_id, "status": r.status.value,
+                     "int8_val_accuracy": r.int8_val_accuracy,
                      "fits": {t: p["fits"] for t, p in per.items()},
                      "latency_ms": {t: p["estimate"]["latency_ms"] for t, p in per.items()},
                      "energy_uj": {t: p["estimate"]["energy_uj"] for t, p in per.items()}})
@@ -386,25 +384,6 @@ def _markdown(report: dict[str, Any]) -> str:
         (report.get("chosen") or {}).get("compression"))
 
 
-def _run_path(run_dir: Path, recorded: str, out: str | None) -> Path:
-    """A path recorded in a run's report, found again if the run was moved or the
-    command runs from another directory."""
-    p = Path(recorded)
-    if p.exists():
-        return p
-    if out and recorded.startswith(str(out)):
-        q = run_dir / Path(recorded).relative_to(Path(out))
-        if q.exists():
-            return q
-    parts = p.parts
-    for i in range(len(parts)):
-        q = run_dir.joinpath(*parts[i:])
-        if q.exists():
-            return q
-    raise EdgeMLError(f"{recorded} (from {run_dir}/report.json) does not exist",
-                      hint="the run directory is incomplete; run the search again")
-
-
 def compress_run(run_dir: str | Path, *, prune: float | None = None,
                  structured: float | None = None, qat: bool = False,
                  max_int8_drop: float = CompressOptions.max_int8_drop,
@@ -417,26 +396,24 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     the ``max_int8_drop`` check.
     """
     from .compress import compress_model
-    from .estimate import read_graph
-    from .export import CModelInfo, write_c_files
+    from .export import ModelArtifact, write_c_files
     from .search.spaces import load_space_file
 
     emit = on_event or (lambda kind, rec: None)
-    run_dir = Path(run_dir)
-    report_path = run_dir / "report.json"
-    if not report_path.is_file():
-        raise EdgeMLError(f"{run_dir} is not a finished edgeml run (no report.json)",
-                          hint="pass the --out directory of a completed `edgeml search`")
+    run = RunDir.open(run_dir, finished=True)
+    run_dir = run.path
+    report_path = run.report_json
+    report = run.report()
+    chosen = run.chosen()
+    conf = run.config()
     try:
-        report = json.loads(report_path.read_text())
-        meta = json.loads((run_dir / RUN_FILE).read_text()) if (run_dir / RUN_FILE).exists() \
-            else {}
-        chosen = report["chosen"]
-        conf = meta.get("config", {})
         seed = int(conf.get("seed", report["search"]["seed"]))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EdgeMLError(f"{report_path} is unreadable ({exc})",
-                          hint="run the search again") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunDirError(f"{report_path} is unreadable (no seed)",
+                          hint="the run directory is damaged; start a new run") from exc
+    if not isinstance(chosen.get("keras"), str) or not isinstance(chosen.get("tflite"), str):
+        raise RunDirError(f"{report_path} is unreadable (the chosen model has no saved files)",
+                          hint="the run directory is damaged; start a new run")
     hp = chosen.get("hyperparameters", {})
     options = CompressOptions(prune=prune, structured=structured, qat=qat,
                               max_int8_drop=max_int8_drop, epochs=epochs, seed=seed,
@@ -454,9 +431,8 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     emit("data", dataset.summary())
     target_names = [n.strip() for n in str(conf.get("target") or report["target"]["name"]).split(",")]
     target = load_target(target_names[0])
-    out = conf.get("out")
-    keras_path = _run_path(run_dir, chosen["keras"], out)
-    base_path = _run_path(run_dir, chosen.get("search_tflite", chosen["tflite"]), out)
+    keras_path = run.resolve(chosen["keras"])
+    base_path = run.resolve(chosen.get("search_tflite", chosen["tflite"]))
     space = None
     if conf.get("space") and Path(conf["space"]).is_file():  # its custom layers, if any
         space = load_space_file(conf["space"], input_shape=dataset.input_shape,
@@ -472,17 +448,11 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     best = _record_compression(best, result, run_dir)
     best["int8_test_accuracy"] = result.chosen.int8_accuracy
     report["chosen"] = best
-    graph = read_graph(result.model_bytes)
-    inp, outp = graph.input(0), graph.output(0)
-    info = CModelInfo(model=result.model_bytes, arena_bytes=result.estimate.arena_bytes,
-                      input_scale=float(inp.scale or 1.0), input_zero_point=int(inp.zero_point or 0),
-                      output_scale=float(outp.scale or 1.0),
-                      output_zero_point=int(outp.zero_point or 0), labels=dataset.labels,
-                      raw_input_scale=dataset.scale, raw_input_offset=dataset.offset,
-                      input_shape=dataset.input_shape)
+    art = ModelArtifact.from_model(result.model_bytes, target, dataset=report["dataset"],
+                                   where="the compressed model")
     report_path.unlink()  # the run no longer looks complete until report.json is back
     files = {"model.tflite": atomic_write(run_dir / "model.tflite", result.model_bytes),
-             **write_c_files(info, graph.op_names, run_dir),
+             **write_c_files(art, run_dir),
              "report.md": atomic_write(run_dir / "report.md", _markdown(report))}
     files["report.json"] = dump_json(report_path, report)  # written last
     return RunResult(run_dir=run_dir, report=report, files=files)

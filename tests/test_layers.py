@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1] / "edgeml"
 #: Packages that share a layer (search, compress) must not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.errors", "edgeml._io", "edgeml._tf"),
+    ("edgeml.records",),
     ("edgeml.targets",),
     ("edgeml.data",),
     ("edgeml.tflite",),
@@ -29,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.__main__",),  # `python -m edgeml`
 )
 #: what ``import edgeml`` itself loads (the rest of its public API is loaded lazily)
-ROOT_EAGER_LAYERS = 1
+ROOT_EAGER_LAYERS = 2
 
 
 def _module_name(path: Path) -> str:

@@ -93,16 +93,19 @@ class _SearchConsole:
                 self.line(f"resuming: {rec['stored']} finished trial(s) on disk are not run again")
             self._bar()
         elif kind == "smallest":
-            fits = rec.get("feasible")
+            fits = rec.feasible
             self.line("  smallest candidate of the space: "
-                      + ("fits" if fits else in_cli_words("; ".join(rec.get("broken", [])))
-                         or str(rec.get("error"))), style=None if fits else "yellow")
+                      + ("fits" if fits else in_cli_words("; ".join(rec.broken)) or str(rec.error)),
+                      style=None if fits else "yellow")
         elif kind == "infeasible":
-            self.line(f"  candidate {rec['trial_id']}: rejected before training: "
-                      f"{in_cli_words('; '.join(rec['broken']))}", style="yellow")
+            self.line(f"  candidate {rec.trial_id}: rejected before training: "
+                      f"{in_cli_words('; '.join(rec.broken))}", style="yellow")
         elif kind == "failed":
-            self.line(f"  candidate {rec['trial_id']}: could not be checked: {rec.get('error')}",
+            self.line(f"  candidate {rec.trial_id}: could not be checked: {rec.error}",
                       style="red")
+        elif kind == "retry":
+            self.line(f"  trial {rec['trial_id']}: {rec['error']}; training it again in a "
+                      "fresh worker", style="yellow")
         elif kind == "train":
             self.used = float(rec.get("budget_used", self.used))
             self.unit = float(rec.get("units", 1.0))
@@ -111,17 +114,19 @@ class _SearchConsole:
             frac = rec["epoch"] / max(rec["epochs"], 1)
             self._update(self.used + self.unit * frac, f"epoch {rec['epoch']}/{rec['epochs']}")
         elif kind in ("trained", "replayed"):
-            e = rec.get("costs") or rec.get("estimate", {})
-            if rec.get("status") == "trained":
-                ok = "" if rec.get("feasible") else " (does not fit after training)"
+            e = rec.costs or rec.estimate or {}
+            if rec.trained:
+                ok = "" if rec.feasible else " (does not fit after training)"
                 again = " (finished before, not run again)" if kind == "replayed" else ""
-                self.line(f"  trial {rec['trial_id']}: int8 val acc {rec['int8_val_accuracy']:.3f} "
-                          f"(float {rec['float_val_accuracy']:.3f}), arena "
+                self.line(f"  trial {rec.trial_id}: int8 val acc {rec.int8_val_accuracy:.3f} "
+                          f"(float {rec.float_val_accuracy or 0.0:.3f}), arena "
                           f"{e.get('arena_bytes', 0) / KB:.1f} KB, model "
                           f"{e.get('model_bytes', 0) / KB:.1f} KB, "
                           f"{e.get('latency_ms', 0):.2f} ms{ok}{again}")
-            elif rec.get("stage") == "train":
-                self.line(f"  trial {rec['trial_id']}: failed: {rec.get('error')}", style="red")
+            elif rec.failed_training:
+                again = " (before; a new candidate takes its place)" if kind == "replayed" \
+                    else "; a new candidate takes its place"
+                self.line(f"  trial {rec.trial_id}: failed: {rec.error}{again}", style="red")
         elif kind == "progress":
             self.used = float(rec["budget_used"])
             self.best = rec.get("best")
@@ -196,11 +201,12 @@ def run(args: argparse.Namespace) -> int:
                           "per_target": {n: {k: e[k] for k in ("flash_bytes", "ram_bytes",
                                                                "latency_ms", "energy_uj")}
                                          for n, e in per_target.items()},
-                          "trials": {k: rep["search"][k] for k in ("trained", "rejected", "failed")},
+                          "trials": {k: rep["search"].get(k, 0)
+                                     for k in ("trained", "rejected", "failed", "retried")},
                           "pareto": rep.get("pareto", []),
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0
-    from ..export.report import hp_summary
+    from ..export.report import hp_summary, trial_counts
 
     names = [t["name"] for t in rep.get("targets", [rep["target"]])]
     rows = [
@@ -221,8 +227,12 @@ def run(args: argparse.Namespace) -> int:
     rows += [
         ("objective", f"{rep['search'].get('objective', 'accuracy')}; Pareto front: trials "
                       f"{', '.join(rep.get('pareto', [])) or '-'}"),
-        ("trials", f"{rep['search']['trained']} trained, {rep['search']['rejected']} rejected "
-                   f"before training, {rep['seconds']['total']:.0f} s"),
+        ("trials", f"{trial_counts(rep['search'])}, {rep['seconds']['total']:.0f} s"),
+    ]
+    search = rep["search"]
+    if search.get("stop_reason") and int(search["trained"]) < int(search["trials"]):
+        rows.append(("stopped early", str(search["stop_reason"])))
+    rows += [
         ("files", str(result.run_dir)),
     ]
     print_rows(f"edgeml: best model for {', '.join(names)}", rows)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .c_array import CModelInfo, c_identifier, render_header, render_source
+from .artifact import ModelArtifact
+from .c_array import c_identifier, render_header, render_source
 from .formats import (
     FORMATS,
     ExportResult,
-    ModelArtifact,
     export_model,
     load_artifact,
     write_c_files,
@@ -14,6 +14,6 @@ from .formats import (
 from .op_resolver import render_op_resolver
 from .report import render_markdown
 
-__all__ = ["CModelInfo", "c_identifier", "render_header", "render_source", "render_markdown",
+__all__ = ["c_identifier", "render_header", "render_source", "render_markdown",
            "render_op_resolver", "FORMATS", "ModelArtifact", "ExportResult", "load_artifact",
            "export_model", "write_c_files"]

@@ -4,8 +4,8 @@
 
     alignas(16) const unsigned char g_model[];   // the .tflite bytes
     const unsigned int g_model_len;
-    constexpr int kTensorArenaSize;              // measured in TFLM, + stated margin
-    constexpr int kTensorArenaMeasured;          // the measurement itself
+    constexpr int kTensorArenaSize;              // the target's arena, + stated margin
+    constexpr int kTensorArenaMeasured;          // the target's arena itself
     constexpr float kInputScale; constexpr int kInputZeroPoint;
     constexpr float kOutputScale; constexpr int kOutputZeroPoint;
     constexpr float kRawInputScale, kRawInputOffset;  // model input = raw * scale + offset
@@ -19,79 +19,13 @@ A ``name`` other than ``model`` prefixes every symbol (``g_kws``,
 
 from __future__ import annotations
 
-import keyword
 import math
-import re
-from dataclasses import dataclass, field
 
-from ..errors import ExportError
+from .artifact import ARENA_MARGIN, ARENA_MIN_MARGIN, ModelArtifact, arena_with_margin
+from .c_names import c_identifier, camel
 
-__all__ = ["CModelInfo", "c_identifier", "camel", "symbols", "arena_with_margin",
-           "render_c_array", "render_header", "render_source", "ARENA_MARGIN", "ARENA_MIN_MARGIN"]
-
-# Added to the arena measured on the host: optimized kernels (ESP-NN, CMSIS-NN) ask
-# for scratch buffers the reference kernels do not, and TFLM versions differ a little.
-ARENA_MARGIN = 0.25
-ARENA_MIN_MARGIN = 1024
-
-_C_KEYWORDS = {
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
-    "union", "unsigned", "void", "volatile", "while", "class", "namespace", "template", "new",
-    "delete", "this", "public", "private", "protected", "virtual", "operator", "bool", "true",
-    "false", "alignas", "constexpr",
-}
-
-
-@dataclass(frozen=True)
-class CModelInfo:
-    model: bytes
-    arena_bytes: int
-    input_scale: float
-    input_zero_point: int
-    output_scale: float
-    output_zero_point: int
-    labels: tuple[str, ...]
-    raw_input_scale: float = 1.0
-    raw_input_offset: float = 0.0
-    input_shape: tuple[int, ...] = ()
-    extra_comments: tuple[str, ...] = field(default=())
-    arena_margin: float = ARENA_MARGIN          # fraction of the measured arena
-    arena_min_margin: int = ARENA_MIN_MARGIN    # bytes
-
-    @property
-    def arena_size(self) -> int:
-        return arena_with_margin(self.arena_bytes, margin=self.arena_margin,
-                                 minimum=self.arena_min_margin)
-
-    @property
-    def raw_to_input(self) -> tuple[float, float]:
-        """``q = round(raw * mul + add)``: preprocessing and int8 quantization in one step."""
-        mul = self.raw_input_scale / self.input_scale
-        add = self.raw_input_offset / self.input_scale + self.input_zero_point
-        return mul, add
-
-
-def arena_with_margin(measured: int, *, margin: float = ARENA_MARGIN,
-                      minimum: int = ARENA_MIN_MARGIN) -> int:
-    """``measured`` plus ``margin`` of it (at least ``minimum`` bytes), rounded up to 16."""
-    extra = max(int(math.ceil(measured * margin)), int(minimum))
-    return (int(measured) + extra + 15) // 16 * 16
-
-
-def c_identifier(name: str) -> str:
-    """Check ``name`` is usable as a C identifier stem (lower snake case)."""
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or "") or name in _C_KEYWORDS \
-            or keyword.iskeyword(name):
-        raise ExportError(f"--name {name!r} is not a valid C identifier",
-                          hint="use letters, digits and underscores, not starting with a digit")
-    return name
-
-
-def camel(name: str) -> str:
-    return "".join(p[:1].upper() + p[1:] for p in name.split("_") if p)
-
+__all__ = ["c_identifier", "camel", "symbols", "arena_with_margin", "render_c_array",
+           "render_header", "render_source", "ARENA_MARGIN", "ARENA_MIN_MARGIN"]
 
 def symbols(name: str) -> dict[str, str]:
     c_identifier(name)
@@ -132,7 +66,7 @@ def _float(v: float) -> str:
     return f"{text}f" if ("." in text or "e" in text) else f"{text}.0f"
 
 
-def render_header(info: CModelInfo, *, name: str = "model") -> str:
+def render_header(info: ModelArtifact, *, name: str = "model") -> str:
     s = symbols(name)
     shape = "x".join(str(d) for d in info.input_shape) or "?"
     n_in = math.prod(info.input_shape) if info.input_shape else 0
@@ -145,15 +79,14 @@ def render_header(info: CModelInfo, *, name: str = "model") -> str:
         "// or do the same two steps by hand:",
         f"//   x = raw * {s['raw_scale']} + {s['raw_offset']};",
         f"//   q = clamp(round(x / {s['in_scale']}) + {s['in_zp']}, -128, 127);",
-        *[f"// {c}" for c in info.extra_comments],
+        *[f"// {c}" for c in info.comments],
         f"#ifndef {s['guard']}",
         f"#define {s['guard']}",
         "",
         f"extern const unsigned char {s['array']}[];",
         f"extern const unsigned int {s['len']};",
         "",
-        f"// Tensor arena: {int(info.arena_bytes)} bytes measured in the TFLite Micro interpreter on",
-        "// the host (reference kernels, 64-bit pointers: at least what a 32-bit MCU needs),",
+        f"// Tensor arena: {int(info.arena_bytes)} bytes, {info.arena_origin},",
         f"// plus a {pct} margin (at least {int(info.arena_min_margin)} bytes) for optimized kernels'",
         "// scratch buffers and TFLM version differences, rounded up to 16 bytes.",
         f"constexpr int {s['arena']} = {info.arena_size};",
@@ -190,7 +123,7 @@ def render_header(info: CModelInfo, *, name: str = "model") -> str:
     return "\n".join(lines)
 
 
-def render_source(info: CModelInfo, *, name: str = "model", header: str = "model_data.h") -> str:
+def render_source(info: ModelArtifact, *, name: str = "model", header: str = "model_data.h") -> str:
     s = symbols(name)
     labels = ", ".join(_c_string(lab) for lab in info.labels)
     return "\n".join([

@@ -1,9 +1,8 @@
 """Firmware-ready exports of an int8 model: ``tflite``, ``c``, ``esp-idf``, ``arduino``, ``zephyr``.
 
-``load_artifact`` reads what an export needs from a run directory (or a bare
-``.tflite`` plus a target) and checks it: a TFLite flatbuffer, fully int8 when
-the target runs int8 kernels only, operators the target's runtime has, and the
-tensor arena measured in the TFLite Micro interpreter. ``export_model`` renders
+``load_artifact`` reads the deployable model (:class:`~.artifact.ModelArtifact`)
+of a run directory or of a bare ``.tflite`` plus a target, checked for the
+target (see :mod:`.artifact`). ``export_model`` renders
 the files of one format and writes them atomically: everything is built in a
 temporary folder next to the destination and moved into place only when
 complete. Existing files are never overwritten unless ``force=True``.
@@ -29,11 +28,11 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..errors import ExportError, ModelError
-from .c_array import CModelInfo, c_identifier, render_header, render_source, symbols
-from .op_resolver import render_op_resolver, resolver_methods, resolver_symbols
+from ..errors import ExportError
+from .artifact import ModelArtifact
+from .c_array import c_identifier, render_header, render_source, symbols
+from .op_resolver import render_op_resolver, resolver_symbols
 
 __all__ = ["FORMATS", "ModelArtifact", "ExportResult", "load_artifact", "export_model",
            "render_files", "c_file_names", "write_c_files"]
@@ -44,39 +43,6 @@ TFLM_IDF_VERSION = "^1.3.0"
 
 
 @dataclass(frozen=True)
-class ModelArtifact:
-    """An int8 model and what firmware needs to run it."""
-
-    model: bytes
-    arena_bytes: int                  # measured in TFLM (smallest arena that runs it)
-    labels: tuple[str, ...]
-    ops: tuple[str, ...]
-    input_shape: tuple[int, ...]
-    input_scale: float
-    input_zero_point: int
-    output_scale: float
-    output_zero_point: int
-    raw_input_scale: float = 1.0
-    raw_input_offset: float = 0.0
-    target: str | None = None
-    source: str = ""
-    description: str = ""
-
-    def c_info(self) -> CModelInfo:
-        import hashlib
-
-        sha = hashlib.sha256(self.model).hexdigest()[:16]
-        comments = tuple(c for c in (self.description, f"model sha256 {sha}...") if c)
-        return CModelInfo(model=self.model, arena_bytes=self.arena_bytes,
-                          input_scale=self.input_scale, input_zero_point=self.input_zero_point,
-                          output_scale=self.output_scale,
-                          output_zero_point=self.output_zero_point, labels=self.labels,
-                          raw_input_scale=self.raw_input_scale,
-                          raw_input_offset=self.raw_input_offset, input_shape=self.input_shape,
-                          extra_comments=comments)
-
-
-@dataclass(frozen=True)
 class ExportResult:
     format: str
     root: Path                        # the folder the user points the firmware build at
@@ -84,93 +50,13 @@ class ExportResult:
 
 
 # ----------------------------------------------------------------------------- loading
-def load_artifact(source: str | Path, *, target: str | None = None,
-                  arena_bytes: int | None = None) -> ModelArtifact:
-    """Read a run directory (``report.json`` + ``model.tflite``) or a ``.tflite`` file.
-
-    ``target`` is required for a bare ``.tflite`` file (it decides whether a float
-    model is acceptable and which operators the runtime has); for a run directory
-    it defaults to the run's target. ``arena_bytes`` skips the TFLM measurement.
-    """
-    from ..estimate import estimate_graph, read_graph
-    from ..targets import load_target
-    from ..tflite.tflm import run_tflm, tflm_available
-
+def load_artifact(source: str | Path, *, target: str | None = None) -> ModelArtifact:
+    """The model of a finished run directory, or of a ``.tflite`` file (which needs
+    ``target``); for a run, ``target`` defaults to the run's target."""
     path = Path(source)
-    report: dict[str, Any] = {}
-    if not path.exists():
-        raise ExportError(f"{path} does not exist",
-                          hint="pass a run directory (edgeml search --out) or a .tflite file")
-    if path.is_dir():
-        rp = path / "report.json"
-        model_path = path / "model.tflite"
-        if not rp.exists() or not model_path.exists():
-            raise ExportError(f"{path} is not a finished edgeml run (no report.json/model.tflite)",
-                              hint="pass the --out folder of a completed `edgeml search`, "
-                                   "or a .tflite file with --target")
-        try:
-            report = json.loads(rp.read_text())
-        except (OSError, ValueError) as exc:
-            raise ExportError(f"{rp} is not readable JSON ({exc})",
-                              hint="re-run the search or export the .tflite with --target") from exc
-        target = target or (report.get("target") or {}).get("name")
-    else:
-        model_path = path
-        if not target:
-            raise ExportError(f"exporting the file {path.name} needs --target",
-                              hint="e.g. --target esp32 (see `edgeml targets`)")
-    model = model_path.read_bytes()
-    graph = read_graph(model, where=str(model_path))
-    tgt = load_target(target) if target else None
-    if tgt is not None and tgt.int8_only and not graph.is_int8:
-        kinds = sorted({graph.input(0).dtype, graph.output(0).dtype}
-                       | {t.dtype for t in graph.tensors if t.dtype.startswith("float")})
-        raise ModelError(f"{model_path} is not a fully int8 model ({'/'.join(kinds)} tensors) "
-                         f"but {tgt.name} runs int8 kernels only",
-                         hint="convert it with full-integer quantization (int8 input and "
-                              "output), e.g. `edgeml compress RUN_DIR`")
-    if tgt is not None:
-        missing = [op for op in graph.op_names if op not in tgt.ops]
-        if missing:
-            raise ModelError(f"{model_path} uses operators {', '.join(missing)} that "
-                             f"{tgt.name}'s runtime does not register",
-                             hint="choose a target whose runtime has them, or add them to the "
-                                  "target profile's runtime.ops")
-    resolver_methods(graph.op_names)  # every operator must be registrable
-    if arena_bytes is None:
-        if tflm_available():
-            res = run_tflm(model, bisect=True)
-            arena_bytes = int(res.bisected_bytes or res.arena_bytes)
-        elif tgt is not None:  # no interpreter on this host: lifetime-based estimate
-            from ..estimate import analytic_arena
-
-            arena_bytes = int(estimate_graph(graph, tgt, arena_bytes=analytic_arena(graph),
-                                             source="analytic").arena_bytes)
-        else:
-            raise ExportError("cannot measure the tensor arena on this host",
-                              hint="install tflite-micro (Linux x86-64) or pass --target")
-    inp, out = graph.input(0), graph.output(0)
-    n_out = int(out.shape[-1]) if out.shape else 1
-    ds = report.get("dataset") or {}
-    labels = tuple(str(c) for c in ds.get("classes") or [])
-    if len(labels) != n_out:
-        labels = tuple(str(i) for i in range(n_out))
-    prep = ds.get("preprocessing") or {}
-    desc = ""
-    if report:
-        chosen = report.get("chosen") or {}
-        acc = chosen.get("int8_test_accuracy")
-        desc = f"edgeml model for {target}: {ds.get('name', '?')}" + \
-            (f", int8 test accuracy {acc:.4f} (TFLM)" if isinstance(acc, (int, float)) else "")
-    return ModelArtifact(model=model, arena_bytes=int(arena_bytes), labels=labels,
-                         ops=graph.op_names, input_shape=tuple(inp.shape[1:]),
-                         input_scale=float(inp.scale or 1.0),
-                         input_zero_point=int(inp.zero_point or 0),
-                         output_scale=float(out.scale or 1.0),
-                         output_zero_point=int(out.zero_point or 0),
-                         raw_input_scale=float(prep.get("scale", 1.0)),
-                         raw_input_offset=float(prep.get("offset", 0.0)),
-                         target=target, source=str(path), description=desc)
+    if path.is_dir() or (not path.exists() and path.suffix != ".tflite"):
+        return ModelArtifact.from_run(path, target=target)
+    return ModelArtifact.from_tflite(path, target)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -182,10 +68,9 @@ def c_file_names(name: str, *, source_ext: str = ".cc") -> dict[str, str]:
 
 def _c_files(art: ModelArtifact, name: str, *, source_ext: str = ".cc") -> dict[str, bytes]:
     names = c_file_names(name, source_ext=source_ext)
-    info = art.c_info()
     return {
-        names["header"]: render_header(info, name=name).encode(),
-        names["source"]: render_source(info, name=name, header=names["header"]).encode(),
+        names["header"]: render_header(art, name=name).encode(),
+        names["source"]: render_source(art, name=name, header=names["header"]).encode(),
         names["resolver"]: render_op_resolver(art.ops, name=name).encode(),
     }
 
@@ -353,7 +238,7 @@ def export_model(art: ModelArtifact, *, fmt: str, out: str | Path, name: str = "
     return ExportResult(format=fmt, root=root, files=tuple(root / rel for rel in files))
 
 
-def write_c_files(info: CModelInfo, ops: tuple[str, ...] | list[str], out_dir: str | Path, *,
+def write_c_files(art: ModelArtifact, out_dir: str | Path, *,
                   name: str = "model") -> dict[str, Path]:
     """Write ``model_data.cc/.h`` and ``op_resolver.h`` into a folder edgeml owns (a run
     directory): each file atomically, overwriting the previous run's copies."""
@@ -362,9 +247,9 @@ def write_c_files(info: CModelInfo, ops: tuple[str, ...] | list[str], out_dir: s
     names = c_file_names(name)
     out_dir = Path(out_dir)
     return {
-        names["header"]: atomic_write(out_dir / names["header"], render_header(info, name=name)),
+        names["header"]: atomic_write(out_dir / names["header"], render_header(art, name=name)),
         names["source"]: atomic_write(out_dir / names["source"],
-                                      render_source(info, name=name, header=names["header"])),
+                                      render_source(art, name=name, header=names["header"])),
         names["resolver"]: atomic_write(out_dir / names["resolver"],
-                                        render_op_resolver(ops, name=name)),
+                                        render_op_resolver(art.ops, name=name)),
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..errors import ExportError
-from .c_array import c_identifier, camel
+from .c_names import c_identifier, camel
 
 __all__ = ["RESOLVER_METHODS", "resolver_methods", "render_op_resolver", "resolver_symbols"]
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render_markdown", "render_pareto_png", "hp_summary"]
+from ..records import Trial, TrialStatus
+
+__all__ = ["render_markdown", "render_pareto_png", "hp_summary", "trial_counts"]
 
 
 def hp_summary(hp: dict[str, Any]) -> str:
@@ -14,6 +16,27 @@ def hp_summary(hp: dict[str, Any]) -> str:
     for k, v in keep.items():
         parts.append(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}")
     return " ".join(parts)
+
+
+def _trials(report: dict[str, Any], key: str = "trials") -> list[Trial]:
+    return [Trial.from_json(r) for r in report.get(key) or []]
+
+
+def _marks(report: dict[str, Any]) -> tuple[set[str], str | None]:
+    """The Pareto front's trial ids and the chosen trial's id."""
+    return set(report.get("pareto") or []), (report.get("chosen") or {}).get("trial_id")
+
+
+def trial_counts(search: dict[str, Any]) -> str:
+    """``3 trained, 2 rejected before training, 1 failed (retried 1)``."""
+    text = f"{search['trained']} trained, {search['rejected']} rejected before training"
+    failed, retried = int(search.get("failed", 0)), int(search.get("retried", 0))
+    if failed or retried:
+        text += f", {failed} failed"
+        if retried:
+            text += f" ({retried} training{'s' if retried != 1 else ''} retried after the " \
+                    "worker died)"
+    return text
 
 
 def _kb(v: Any) -> str:
@@ -38,8 +61,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- User limits: {report['limits']}",
         f"- Data: {ds['kind']} {tuple(ds['input_shape'])}, {len(ds['classes'])} classes, "
         f"{ds['train']}/{ds['val']}/{ds['test']} train/val/test samples",
-        f"- Search: {report['search']['strategy']}, {report['search']['trained']} trained, "
-        f"{report['search']['rejected']} rejected before training, seed {report['search']['seed']}"
+        f"- Search: {report['search']['strategy']}, {trial_counts(report['search'])}, "
+        f"seed {report['search']['seed']}"
         + (f", objective {report['search']['objective']}" if report['search'].get('objective') else "")
         + (f", space {report['search']['space']['name']}" if report['search'].get('space') else ""),
         "",
@@ -67,18 +90,20 @@ def render_markdown(report: dict[str, Any]) -> str:
         "| trial | status | hyperparameters | model KB | arena KB | latency ms | float acc | int8 acc | note |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    trials = list(report["trials"]) + list(report.get("smallest_candidates") or [])
-    for r in trials:
-        e = r.get("estimate", {})
-        note = "; ".join(r.get("broken", [])) or r.get("note", "") or (r.get("error") or "")
-        if str(r.get("trial_id")).startswith("smallest"):
+    for r in _trials(report) + _trials(report, "smallest_candidates"):
+        e = r.estimate or {}
+        note = "; ".join(r.broken) or r.note or (r.error or "")
+        if r.retried:
+            note = "; ".join(f"retried after: {err}" for err in r.retried) + \
+                (f"; {note}" if note else "")
+        if r.status is TrialStatus.PROBE:
             note = "the space's smallest candidate" + (f"; {note}" if note else "")
         lat = e.get("latency_ms")
         lines.append(
-            f"| {r['trial_id']} | {r.get('status')} | {hp_summary(r.get('hyperparameters', {}))} | "
+            f"| {r.trial_id} | {r.status.value} | {hp_summary(r.hyperparameters)} | "
             f"{_kb(e.get('model_bytes'))} | {_kb(e.get('arena_bytes'))} | "
-            f"{'-' if lat is None else f'{lat:.2f}'} | {_pct(r.get('float_val_accuracy'))} | "
-            f"{_pct(r.get('int8_val_accuracy'))} | {str(note).replace('|', '/')} |")
+            f"{'-' if lat is None else f'{lat:.2f}'} | {_pct(r.float_val_accuracy)} | "
+            f"{_pct(r.int8_val_accuracy)} | {str(note).replace('|', '/')} |")
     secs = report.get("seconds", {})
     if secs:
         lines += ["", "## Time", "", "| stage | seconds |", "|---|---|"]
@@ -87,7 +112,8 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def _pareto_lines(report: dict[str, Any]) -> list[str]:
-    front = [r for r in report["trials"] if r.get("pareto")]
+    ids, chosen_id = _marks(report)
+    front = [r for r in _trials(report) if r.trial_id in ids]
     if not front:
         return []
     multi = len(report.get("targets", [])) > 1
@@ -100,12 +126,12 @@ def _pareto_lines(report: dict[str, Any]) -> list[str]:
              f"| trial | int8 val acc | latency ms{worst} | arena KB | model KB | "
              f"energy uJ{worst} | hyperparameters |",
              "|---|---|---|---|---|---|---|"]
-    for r in sorted(front, key=lambda r: -r["int8_val_accuracy"]):
-        c = r["costs"]
-        tid = f"**{r['trial_id']}**" if r.get("chosen") else r["trial_id"]
-        lines.append(f"| {tid} | {_pct(r['int8_val_accuracy'])} | {c['latency_ms']:.2f} | "
+    for r in sorted(front, key=lambda r: -(r.int8_val_accuracy or 0.0)):
+        c = r.costs or {}
+        tid = f"**{r.trial_id}**" if r.trial_id == chosen_id else r.trial_id
+        lines.append(f"| {tid} | {_pct(r.int8_val_accuracy)} | {c['latency_ms']:.2f} | "
                      f"{_kb(c['arena_bytes'])} | {_kb(c['model_bytes'])} | {c['energy_uj']:.1f} | "
-                     f"{hp_summary(r.get('hyperparameters', {}))} |")
+                     f"{hp_summary(r.hyperparameters)} |")
     return lines + [""]
 
 
@@ -131,7 +157,7 @@ def render_pareto_png(report: dict[str, Any], path: str | Path) -> Path | None:
 
     Returns the path, or None when no trial was trained.
     """
-    trained = [r for r in report["trials"] if r.get("status") == "trained" and "costs" in r]
+    trained = [r for r in _trials(report) if r.trained and r.costs is not None]
     if not trained:
         return None
     import matplotlib
@@ -141,23 +167,23 @@ def render_pareto_png(report: dict[str, Any], path: str | Path) -> Path | None:
 
     from .._io import atomic_write
 
+    ids, chosen_id = _marks(report)
     axes_spec = [("latency_ms", "latency (ms, estimate)", 1.0),
                  ("arena_bytes", "tensor arena (KB)", 1024.0),
                  ("model_bytes", "model flash (KB)", 1024.0)]
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
     for ax, (key, label, div) in zip(axes, axes_spec, strict=True):
         for group, style in (
-                ([r for r in trained if not r.get("feasible")],
+                ([r for r in trained if not r.feasible],
                  dict(marker="x", color="tab:red", label="trained, does not fit")),
-                ([r for r in trained if r.get("feasible") and not r.get("pareto")],
+                ([r for r in trained if r.feasible and r.trial_id not in ids],
                  dict(marker="o", color="0.6", label="fits")),
-                ([r for r in trained if r.get("pareto")],
+                ([r for r in trained if r.trial_id in ids],
                  dict(marker="o", color="tab:blue", label="Pareto front (5 objectives)"))):
             if group:
-                ax.scatter([r["costs"][key] / div for r in group],
-                           [r["int8_val_accuracy"] for r in group], s=28, **style)
-        pts = sorted((r["costs"][key] / div, r["int8_val_accuracy"]) for r in trained
-                     if r.get("feasible"))
+                ax.scatter([r.costs[key] / div for r in group],
+                           [r.int8_val_accuracy for r in group], s=28, **style)
+        pts = sorted((r.costs[key] / div, r.int8_val_accuracy) for r in trained if r.feasible)
         stair, best = [], -1.0
         for x, y in pts:  # the 2-D front on this axis
             if y > best:
@@ -166,11 +192,11 @@ def render_pareto_png(report: dict[str, Any], path: str | Path) -> Path | None:
         if len(stair) > 1:
             ax.step([p[0] for p in stair], [p[1] for p in stair], where="post",
                     color="tab:blue", lw=1, alpha=0.6)
-        chosen = [r for r in trained if r.get("chosen")]
+        chosen = [r for r in trained if r.trial_id == chosen_id]
         if chosen:
-            ax.scatter([chosen[0]["costs"][key] / div], [chosen[0]["int8_val_accuracy"]],
+            ax.scatter([chosen[0].costs[key] / div], [chosen[0].int8_val_accuracy],
                        marker="*", s=260, color="gold", edgecolor="black", zorder=5,
-                       label=f"chosen (trial {chosen[0]['trial_id']})")
+                       label=f"chosen (trial {chosen[0].trial_id})")
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("int8 validation accuracy (TFLM)")

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+
+from ..records import Trial
 
 __all__ = ["OBJECTIVES", "COST_KEY", "objective_score", "pareto_front", "choose", "dominates",
            "DEFAULT_TOLERANCE"]
@@ -47,9 +48,9 @@ def objective_score(accuracy: float, costs: dict[str, float], objective: str,
     return float(accuracy) - tolerance * math.log2(cost)
 
 
-def _point(rec: dict[str, Any]) -> tuple[float, ...]:
-    c = rec["costs"]
-    return tuple(sign * float(rec["int8_val_accuracy"] if key == "int8_accuracy" else c[key])
+def _point(t: Trial) -> tuple[float, ...]:
+    c = t.costs or {}
+    return tuple(sign * float(t.int8_val_accuracy if key == "int8_accuracy" else c[key])
                  for key, sign in AXES)
 
 
@@ -58,28 +59,33 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
     return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))
 
 
-def pareto_front(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The trained, feasible records no other such record dominates (input order kept).
+def pareto_front(trials: Iterable[Trial]) -> list[Trial]:
+    """The trained, feasible trials no other such trial dominates (input order kept).
 
-    Records with identical coordinates are all kept.
+    Trials with identical coordinates are all kept.
     """
-    pool = [r for r in records if r.get("status") == "trained" and r.get("feasible")]
+    pool = [t for t in trials if t.deployable]
     points = [_point(r) for r in pool]
     return [r for r, p in zip(pool, points, strict=True) if not any(dominates(q, p) for q in points)]
 
 
-def choose(records: Iterable[dict[str, Any]], objective: str = "accuracy",
-           tolerance: float = DEFAULT_TOLERANCE) -> dict[str, Any] | None:
+def choose(trials: Iterable[Trial], objective: str = "accuracy",
+           tolerance: float = DEFAULT_TOLERANCE) -> Trial | None:
     """The final model under ``objective`` (see the module docstring), or None."""
-    front = pareto_front(records)
+    front = pareto_front(trials)
     if not front:
         return None
-    tie = [("latency_ms", 1), ("arena_bytes", 1), ("model_bytes", 1)]
+    tie = ("latency_ms", "arena_bytes", "model_bytes")
+
+    def acc(t: Trial) -> float:
+        return float(t.int8_val_accuracy or 0.0)
+
+    def cost(t: Trial, k: str) -> float:
+        return float((t.costs or {})[k])
+
     if objective == "accuracy":
-        return max(front, key=lambda r: (r["int8_val_accuracy"],
-                                         *(-r["costs"][k] for k, _ in tie)))
-    best_acc = max(r["int8_val_accuracy"] for r in front)
-    ok = [r for r in front if r["int8_val_accuracy"] >= best_acc - tolerance - 1e-12]
+        return max(front, key=lambda t: (acc(t), *(-cost(t, k) for k in tie)))
+    best_acc = max(acc(t) for t in front)
+    ok = [t for t in front if acc(t) >= best_acc - tolerance - 1e-12]
     key = COST_KEY[objective]
-    return min(ok, key=lambda r: (r["costs"][key], -r["int8_val_accuracy"],
-                                  *(r["costs"][k] for k, _ in tie)))
+    return min(ok, key=lambda t: (cost(t, key), -acc(t), *(cost(t, k) for k in tie)))

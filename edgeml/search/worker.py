@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,6 @@ class TrainResult:
     convert_seconds: float
     continues: str | None
     rss_bytes: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class TrialFailure(Exception):

@@ -80,11 +80,13 @@ def test_target_budgets_are_described_by_the_target(model, esp32):
 
 
 def test_nothing_fits_names_the_smallest_need_and_the_limit(model, esp32):
+    from edgeml.records import Trial, TrialStatus
     from edgeml.search.tuner import no_feasible_message
 
     est = estimate_model(model, esp32, measure=False)
     limits = Limits(max_arena_bytes=KB)
-    records = [{"violations": violations(esp32, est, limits), "estimate": est.as_dict()}]
+    records = [Trial("00", TrialStatus.INFEASIBLE, feasible=False, estimate=est.as_dict(),
+                     violations=violations(esp32, est, limits))]
     err = no_feasible_message(records, esp32, limits)
     assert err.limit == "max_arena_bytes"
     assert err.message == (f"no candidate fits esp32: smallest candidate needs "
@@ -94,7 +96,8 @@ def test_nothing_fits_names_the_smallest_need_and_the_limit(model, esp32):
 
     tight = replace(esp32, ram_bytes=esp32.firmware_ram_bytes + esp32.runtime_ram_bytes + 2 * KB)
     est = estimate_model(model, tight, measure=False)
-    records = [{"violations": violations(tight, est), "estimate": est.as_dict()}]
+    records = [Trial("00", TrialStatus.INFEASIBLE, feasible=False, estimate=est.as_dict(),
+                     violations=violations(tight, est))]
     err = no_feasible_message(records, tight, Limits())
     assert err.limit is None and "(esp32's arena budget, 1 candidate checked)" in err.message
     assert f"needs {est.arena_bytes / KB:.1f} KB RAM (tensor arena); limit is 2.0 KB" in err.message

@@ -71,7 +71,7 @@ def multi_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("multi")
     tiny = tiny_target(tmp)
     calib = representative_sample(load_dataset("digits").x_train, n=50)
-    events: list[tuple[str, dict[str, Any]]] = []
+    events: list[tuple[str, Any]] = []
 
     def flash_at_fit(model: Any) -> dict[str, Any]:
         return {"model_bytes": len(to_int8_tflite(model, calib))}
@@ -79,7 +79,7 @@ def multi_run(tmp_path_factory):
     cfg = SearchConfig(target=f"esp32,{tiny}", trials=2, epochs=2, seed=1, out=str(tmp / "run"),
                        objective="latency", limits=Limits(max_model_bytes=24 * 1024))
     with count_fits(flash_at_fit) as fits:
-        result = run_search(cfg, on_event=lambda kind, rec: events.append((kind, dict(rec))))
+        result = run_search(cfg, on_event=lambda kind, rec: events.append((kind, rec)))
     return {"result": result, "fits": fits, "events": events, "tiny": tiny, "cfg": cfg}
 
 

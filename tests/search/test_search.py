@@ -41,6 +41,7 @@ def test_infeasible_candidates_never_train(multi_run):
 
 
 def test_fit_matrix_pareto_and_objective(multi_run):
+    from edgeml.records import Trial
     from edgeml.search.pareto import choose, pareto_front
 
     result = multi_run["result"]
@@ -51,11 +52,12 @@ def test_fit_matrix_pareto_and_objective(multi_run):
     assert len(fm["rows"]) == sum(1 for r in rep["trials"] if r["status"] in ("trained",
                                                                               "infeasible"))
     assert any(not row["fits"]["tiny"] or not row["fits"]["esp32"] for row in fm["rows"])
-    front = {r["trial_id"] for r in pareto_front(rep["trials"])}
+    trials = [Trial.from_json(r) for r in rep["trials"]]
+    front = {t.trial_id for t in pareto_front(trials)}
     assert set(rep["pareto"]) == front and front
     chosen = rep["chosen"]
     assert chosen["trial_id"] in front
-    assert chosen["trial_id"] == choose(rep["trials"], "latency", 0.02)["trial_id"]
+    assert chosen["trial_id"] == choose(trials, "latency", 0.02).trial_id
     best_acc = max(r["int8_val_accuracy"] for r in trained(rep["trials"]) if r["feasible"])
     assert chosen["int8_val_accuracy"] >= best_acc - 0.02
     # latency and energy are the worst case over both targets

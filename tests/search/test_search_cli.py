@@ -8,7 +8,7 @@ from edgeml.cli import main
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--resume", "{tmp}/nope"], "--resume {tmp}/nope: no such directory"),
+    (["--resume", "{tmp}/nope"], "{tmp}/nope: no such directory"),
     (["--resume", "{tmp}"], "not an edgeml run directory (no run.json)"),
     (["--resume", "{tmp}", "--target", "esp32"], "--resume takes the run's settings from "
                                                   "{tmp}/run.json; drop --target"),

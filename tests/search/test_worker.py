@@ -5,29 +5,29 @@ from __future__ import annotations
 
 import pytest
 
-from edgeml.pipeline import SearchConfig, run_search
-
 pytestmark = pytest.mark.slow
 
-# A user space whose training step kills its own process the first time it runs, the
-# way the kernel's out-of-memory killer would (the marker file makes it happen once).
+# A user space whose training step kills its own process the first two times it runs
+# (in any process), the way the kernel's out-of-memory killer would: a real SIGKILL of
+# the trial worker. The counter file makes it happen exactly twice.
 KILLING_SPACE = '''
-"""MLP on the flattened image; the first training in a process-wide run dies by SIGKILL."""
+"""MLP on the flattened image; the first two trainings of a run die by SIGKILL."""
 import os
 import signal
 from pathlib import Path
 
 import tf_keras as keras
 
-MARKER = Path({marker!r})
+COUNTER = Path({counter!r})
 
 
-class DieOnce(keras.Model):
-    """A functional model whose first training step kills its process."""
+class DieTwice(keras.Model):
+    """A functional model whose training step kills its process (twice per run)."""
 
     def train_step(self, data):
-        if not MARKER.exists():
-            MARKER.write_text("killed")
+        deaths = int(COUNTER.read_text()) if COUNTER.exists() else 0
+        if deaths < 2:
+            COUNTER.write_text(str(deaths + 1))
             os.kill(os.getpid(), signal.SIGKILL)
         return super().train_step(data)
 
@@ -38,7 +38,7 @@ def build(hp):
     x = keras.layers.Flatten()(inputs)
     x = keras.layers.Dense(units, activation="relu")(x)
     x = keras.layers.Dense(10, name="logits")(x)
-    model = DieOnce(inputs, keras.layers.Softmax(name="probs")(x))
+    model = DieTwice(inputs, keras.layers.Softmax(name="probs")(x))
     model.compile(optimizer=keras.optimizers.Adam(hp.Float("lr", 3e-3, 1e-2)),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
@@ -77,29 +77,60 @@ def test_worker_checks_like_this_process_and_is_replaced_when_grown(digits):
     assert est.arena_bytes > 0 and est.model_bytes > 0 and not est.unsupported_ops
 
 
-def test_a_worker_that_dies_fails_only_its_trial(tmp_path, monkeypatch):
+def test_a_killed_worker_is_retried_then_replaced_and_counted(tmp_path, monkeypatch, capfd):
+    """--trials 2 gives 2 trained models although the first training's worker is killed
+    twice: retried once in a fresh worker, then replaced by a new candidate; the summary,
+    report.json and report.md count the failure; --resume of a run that lost a trial
+    makes it up."""
+    import json
+    import shutil
+
+    from edgeml.cli import main
+    from edgeml.records import RunDir, TrialStatus
+
     monkeypatch.setenv("EDGEML_TRIAL_WORKER", "1")
-    marker = tmp_path / "killed.txt"
-    path = tmp_path / "dies_once.py"
-    path.write_text(KILLING_SPACE.replace("{marker!r}", repr(str(marker))))
-    events = []
-    res = run_search(SearchConfig(trials=2, epochs=2, seed=0, space=str(path),
-                                  out=str(tmp_path / "run")),
-                     on_event=lambda kind, rec: events.append((kind, dict(rec))))
-    # the worker reports every epoch, for the progress bar
-    assert [(r["epoch"], r["epochs"]) for k, r in events if k == "epoch"] == [(1, 2), (2, 2)]
-    assert marker.exists(), "the first training should have killed its worker"
-    records = res.report["trials"]
-    failed = [r for r in records if r["status"] == "failed"]
-    done = [r for r in records if r["status"] == "trained"]
-    # the failed training used its slot of the budget; the next trial ran in a fresh worker
-    assert len(failed) == 1 and len(done) == 1 and res.report["search"]["budget_used"] == 2
-    err = failed[0]["error"]
-    assert failed[0]["stage"] == "train"
-    assert "trial worker process died while training a candidate (killed by SIGKILL" in err
-    assert not (tmp_path / "run" / "trials" / f"trial_{int(failed[0]['trial_id']):04d}"
-                / "model.tflite").exists()
-    assert res.report["chosen"]["int8_test_accuracy"] > 0.5
+    counter = tmp_path / "deaths.txt"
+    path = tmp_path / "dies_twice.py"
+    path.write_text(KILLING_SPACE.replace("{counter!r}", repr(str(counter))))
+    out = tmp_path / "run"
+    assert main(["search", "--trials", "2", "--epochs", "2", "--seed", "0", "--space", str(path),
+                 "--out", str(out)]) == 0
+    captured = capfd.readouterr()
+    assert counter.read_text() == "2", "both attempts of the first training should have died"
+    assert "2 trained, 0 rejected before training, 1 failed (1 training retried after the " \
+           "worker died)" in captured.out
+    assert "training it again in a fresh worker" in captured.err
+
+    run = RunDir.open(out, finished=True)
+    records = run.trials().load()
+    failed = [t for t in records.values() if t.status is TrialStatus.FAILED]
+    done = [t for t in records.values() if t.trained]
+    assert len(done) == 2 and len(failed) == 1
+    dead = failed[0]
+    assert dead.stage == "train" and len(dead.retried) == 1
+    for err in (dead.error, dead.retried[0]):
+        assert "trial worker process died while training a candidate (killed by SIGKILL" in err
+    assert not (out / "trials" / f"trial_{dead.number:04d}" / "model.tflite").exists()
+    search = run.report()["search"]
+    assert (search["trained"], search["failed"], search["retried"]) == (2, 1, 1)
+    assert search["budget_used"] == 2                # failures do not use the budget
+    assert "1 failed (1 training retried after the worker died)" in \
+        (out / "report.md").read_text()
+
+    # A run that lost a trial to a failure (as edgeml did before failures stopped using
+    # the budget): the last trained trial is gone, the run looks finished with 1 model.
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    last = max(t.number for t in done)
+    (old / "trials" / f"trial_{last:04d}.json").unlink()
+    rep = json.loads((old / "report.json").read_text())
+    rep["search"].update(trained=1, trials=2)
+    (old / "report.json").write_text(json.dumps(rep))
+    capfd.readouterr()
+    assert main(["search", "--resume", str(old), "--json"]) == 0
+    res = json.loads(capfd.readouterr().out)
+    assert res["trials"]["trained"] == 2 and res["trials"]["failed"] == 1
+    assert RunDir.open(old).trials().load()[last].trained
 
 
 def test_a_bad_recycle_limit_is_one_line(tmp_path, monkeypatch, capfd):
