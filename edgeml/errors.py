@@ -14,6 +14,7 @@ __all__ = [
     "BudgetError",
     "ModelError",
     "ExportError",
+    "OutputError",
     "RuntimeFailure",
 ]
 
@@ -47,6 +48,12 @@ class ModelError(EdgeMLError):
 
 class ExportError(EdgeMLError):
     """An export cannot be written (bad name, existing user files, ...)."""
+
+
+class OutputError(EdgeMLError, OSError):
+    """An output location cannot be written: not a folder, read-only or immutable, full,
+    or holding files edgeml did not write. Also an :class:`OSError`, so code that treats
+    a failed optional write (a cache) as harmless keeps doing so."""
 
 
 class RuntimeFailure(EdgeMLError):

@@ -12,6 +12,7 @@ any moment resumes from its directory with :func:`resume_search`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -21,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ._io import atomic_write, dump_json
+from ._io import atomic_write, dump_json, prepare_output_dir, replace_file, staged_writes
 from .data import Dataset, load_dataset
 from .errors import EdgeMLError, ModelError
 from .estimate import Limits
@@ -134,8 +135,10 @@ def _config_dict(cfg: SearchConfig) -> dict[str, Any]:
     return d
 
 
-def run_search(cfg: SearchConfig, *, on_event: Event | None = None) -> RunResult:
-    """Run a full search for ``cfg`` and write the run directory."""
+def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
+               force: bool = False) -> RunResult:
+    """Run a full search for ``cfg`` and write the run directory (``force``: overwrite
+    files there, e.g. a ``model_data.h``, that a run did not write)."""
     emit = on_event or (lambda kind, rec: None)
     _validate(cfg)
     t_start = time.perf_counter()
@@ -144,14 +147,13 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None) -> RunResult
     emit("data", dataset.summary())
     space = _load_space(cfg, dataset)
     run_dir = Path(cfg.out) if cfg.out else default_run_dir("-".join(t.name for t in targets))
-    if run_dir.exists() and not run_dir.is_dir():
-        raise EdgeMLError(f"--out {run_dir} is a file", hint="choose a directory for the run")
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if any((run_dir / n).exists() for n in (RUN_FILE, "report.json", "trials", "search")):
-            raise EdgeMLError(f"run directory {run_dir} already holds a run",
-                              hint=f"resume it with --resume {run_dir}, or choose another --out")
+    if run_dir.is_dir() and any((run_dir / n).exists()
+                                for n in (RUN_FILE, "report.json", "trials", "search")):
+        raise EdgeMLError(f"run directory {run_dir} already holds a run",
+                          hint=f"resume it with --resume {run_dir}, or choose another --out")
     created = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(run_dir, label="--out", replaces=(*RESULT_FILES, "FAILED.txt"),
+                       force=force, hint="choose another --out")
     dump_json(run_dir / RUN_FILE, {
         "edgeml_version": _version(), "created": datetime.now().isoformat(timespec="seconds"),
         "config": _config_dict(cfg), "dataset_fingerprint": dataset.fingerprint,
@@ -219,14 +221,16 @@ def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: 
     except BaseException as exc:
         # Keep the trial records for --resume, but nothing that looks like a result.
         for name in RESULT_FILES:
-            (run_dir / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                (run_dir / name).unlink(missing_ok=True)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         trained = any(run_dir.glob("trials/trial_*/model.tflite"))
         if isinstance(exc, EdgeMLError) and created and not trained:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping or resuming
         elif run_dir.exists():
-            atomic_write(run_dir / "FAILED.txt", f"{type(exc).__name__}: {exc}\n")
+            with contextlib.suppress(OSError):  # a full disk must not hide the first error
+                atomic_write(run_dir / "FAILED.txt", f"{type(exc).__name__}: {exc}\n")
         raise
 
 
@@ -366,8 +370,12 @@ def _record_compression(best: dict[str, Any], result: Any, run_dir: Path) -> dic
     out = run_dir / "compress"
     tflite = atomic_write(out / "model.tflite", result.model_bytes)
     tmp = out / f".model.{os.getpid()}.tmp.keras"
-    result.float_model.save(str(tmp))
-    os.replace(tmp, out / "model.keras")
+    try:
+        result.float_model.save(str(tmp))
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    replace_file(tmp, out / "model.keras")
     best = dict(best)
     best.setdefault("search_tflite", best["tflite"])
     best.setdefault("search_estimate", best["estimate"])
@@ -442,6 +450,10 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise EdgeMLError(f"{report_path} is unreadable ({exc})",
                           hint="run the search again") from exc
+    # Fail now, not after the training, if the run's files cannot be rewritten.
+    prepare_output_dir(run_dir, label="run directory", hint="make it writable, or copy the run")
+    prepare_output_dir(run_dir / "compress", label="run directory",
+                       hint="make it writable, or copy the run")
     hp = chosen.get("hyperparameters", {})
     options = CompressOptions(prune=prune, structured=structured, qat=qat,
                               max_int8_drop=max_int8_drop, epochs=epochs, seed=seed,
@@ -474,22 +486,26 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     if "search_estimate" in best:  # a compressed run: start again from the search's model
         best["estimate"] = best.pop("search_estimate")
         best["tflite"] = best.pop("search_tflite")
-    best = _record_compression(best, result, run_dir)
-    best["int8_test_accuracy"] = result.chosen.int8_accuracy
-    report["chosen"] = best
-    graph = read_graph(result.model_bytes)
-    inp, outp = graph.input(0), graph.output(0)
-    info = CModelInfo(model=result.model_bytes, arena_bytes=result.estimate.arena_bytes,
-                      input_scale=float(inp.scale or 1.0), input_zero_point=int(inp.zero_point or 0),
-                      output_scale=float(outp.scale or 1.0),
-                      output_zero_point=int(outp.zero_point or 0), labels=dataset.labels,
-                      raw_input_scale=dataset.scale, raw_input_offset=dataset.offset,
-                      input_shape=dataset.input_shape)
-    report_path.unlink()  # the run no longer looks complete until report.json is back
-    files = {"model.tflite": atomic_write(run_dir / "model.tflite", result.model_bytes),
-             **write_c_files(info, graph.op_names, run_dir),
-             "report.md": atomic_write(run_dir / "report.md", _markdown(report))}
-    files["report.json"] = dump_json(report_path, report)  # written last
+    # Every new file is written before any is renamed into place: a failed write (a full
+    # disk) leaves the run as it was, and report.json goes last.
+    with staged_writes() as stage:
+        best = _record_compression(best, result, run_dir)
+        best["int8_test_accuracy"] = result.chosen.int8_accuracy
+        report["chosen"] = best
+        graph = read_graph(result.model_bytes)
+        inp, outp = graph.input(0), graph.output(0)
+        info = CModelInfo(model=result.model_bytes, arena_bytes=result.estimate.arena_bytes,
+                          input_scale=float(inp.scale or 1.0),
+                          input_zero_point=int(inp.zero_point or 0),
+                          output_scale=float(outp.scale or 1.0),
+                          output_zero_point=int(outp.zero_point or 0), labels=dataset.labels,
+                          raw_input_scale=dataset.scale, raw_input_offset=dataset.offset,
+                          input_shape=dataset.input_shape)
+        stage.unlink_first(report_path)  # the run does not look complete while files move
+        files = {"model.tflite": atomic_write(run_dir / "model.tflite", result.model_bytes),
+                 **write_c_files(info, graph.op_names, run_dir),
+                 "report.md": atomic_write(run_dir / "report.md", _markdown(report))}
+        files["report.json"] = dump_json(report_path, report)  # written last
     return RunResult(run_dir=run_dir, report=report, files=files)
 
 

@@ -9,12 +9,14 @@ TensorFlow is never imported at module level: ``edgeml --help`` and
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable
 
 from .. import __version__
 from ..errors import EdgeMLError
 from . import calibrate, compress, export, profile, search, targets
+from ._common import Parser, UsageError
 from ._native import NativeStderr
 
 __all__ = ["main", "build_parser"]
@@ -24,7 +26,7 @@ COMMANDS = (search, compress, export, targets, profile, calibrate)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="edgeml",
         description="Hardware-constrained AutoML for microcontrollers: search models that fit "
                     "the board, quantize to int8, verify in TFLite Micro, export for firmware.")
@@ -38,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(f"edgeml: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
@@ -51,11 +57,32 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             print(f"edgeml: error: {exc}", file=sys.stderr)
             return exc.exit_code
-        except KeyboardInterrupt:
-            print("edgeml: interrupted", file=sys.stderr)
+        except KeyboardInterrupt as exc:
+            if args.debug:
+                raise
+            more = f"; {exc}" if str(exc) else ""
+            print(f"edgeml: error: interrupted{more}", file=sys.stderr)
             return 130
+        except OSError as exc:
+            # A file edgeml was told to read or write that the system refuses (a full
+            # disk, a read-only or immutable folder): the user's environment, not a bug.
+            if args.debug or exc.errno not in _USER_ERRNOS:
+                native.keep = not args.debug
+                if not args.debug:
+                    print(f"edgeml: internal error; native library messages are in "
+                          f"{native.path}", file=sys.stderr)
+                raise
+            from .._io import output_error
+
+            print(f"edgeml: error: {output_error(exc, exc.filename or '', action='use')}",
+                  file=sys.stderr)
+            return 2
         except Exception:
             native.keep = True
             print(f"edgeml: internal error; native library messages are in {native.path}",
                   file=sys.stderr)
             raise
+
+
+_USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
+                          errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG})

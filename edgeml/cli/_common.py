@@ -1,10 +1,112 @@
-"""What every command of the command line shares: the console and small printing helpers."""
+"""What every command of the command line shares: the argument parser (one-line usage
+errors), the checks of numeric options (with their units), the console and small
+printing helpers."""
 
 from __future__ import annotations
 
+import argparse
+import math
+import re
+from collections.abc import Callable
 from typing import Any
 
+from ..errors import EdgeMLError
+
 KB = 1024
+SEED_MAX = 2**32 - 1  # numpy's and scikit-learn's seeds are unsigned 32-bit
+
+
+class UsageError(EdgeMLError):
+    """A command line argparse could not parse: a wrong value, a missing option."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the option and what it accepts
+    (raised as :class:`UsageError`, exit code 2), not the whole usage block."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(_reword(message), hint=f"see {self.prog} --help")
+
+
+_CHOICE = re.compile(r"argument (\S+): invalid choice: '?(.*?)'? \(choose from (.*)\)$")
+_TYPE = re.compile(r"argument (\S+): invalid (\w+) value: (.*)$")
+_ARG = re.compile(r"argument (\S+?)(?:/\S+)?: (.*)$")
+
+
+def _reword(message: str) -> str:
+    m = _CHOICE.match(message)
+    if m:
+        opt, value, choices = m.groups()
+        accepted = ", ".join(c.strip().strip("'") for c in choices.split(","))
+        return f"{opt}: unknown value {value!r}; use one of: {accepted}"
+    m = _TYPE.match(message)
+    if m:
+        opt, kind, value = m.groups()
+        what = "a whole number" if kind == "int" else "a number" if kind == "float" else kind
+        return f"{opt} takes {what} (got {value})"
+    m = _ARG.match(message)
+    if m:
+        return f"{m.group(1)} {m.group(2)}"
+    return message
+
+
+def number(*, unit: str = "", integer: bool = False, low: float | None = None,
+           high: float | None = None, low_open: bool = False,
+           high_open: bool = False) -> Callable[[str], float | int]:
+    """An argparse ``type`` for a numeric option: a finite number (whole if ``integer``)
+    in [low, high] (an end excluded when ``*_open``). Its messages carry the unit as the
+    user wrote the number: ``--max-ram-kb must be more than 0 KB (got -5 KB)``."""
+    u = f" {unit}" if unit else ""
+
+    def fmt(v: float, unit: bool = True) -> str:
+        return (str(int(v)) if integer or v == int(v) else f"{v:g}") + (u if unit else "")
+
+    def parse(text: str) -> float | int:
+        try:
+            value: float | int = int(text, 10) if integer else float(text)
+        except ValueError:
+            what = "a whole number" if integer else "a number"
+            raise argparse.ArgumentTypeError(f"takes {what}{' of' + u if u else ''} "
+                                             f"(got {text!r})") from None
+        got = f"(got {text.strip()}{u})"
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number {got}")
+        if low is not None and (value < low or (low_open and value == low)):
+            if high is not None:
+                raise argparse.ArgumentTypeError(f"must be {_range(low, high, low_open, high_open, fmt)} {got}")
+            raise argparse.ArgumentTypeError(
+                f"must be {'more than' if low_open else 'at least'} {fmt(low)} {got}")
+        if high is not None and (value > high or (high_open and value == high)):
+            if low is not None:
+                raise argparse.ArgumentTypeError(f"must be {_range(low, high, low_open, high_open, fmt)} {got}")
+            raise argparse.ArgumentTypeError(
+                f"must be {'less than' if high_open else 'at most'} {fmt(high)} {got}")
+        return value
+
+    return parse
+
+
+def _range(low: float, high: float, low_open: bool, high_open: bool,
+           fmt: Callable[..., str]) -> str:
+    if not low_open and not high_open:
+        return f"from {fmt(low, False)} to {fmt(high)}"
+    return (f"{'more than' if low_open else 'at least'} {fmt(low, False)} and "
+            f"{'less than' if high_open else 'at most'} {fmt(high)}")
+
+
+# The numeric options of every command, one definition each.
+KILOBYTES = number(unit="KB", low=0, low_open=True)
+MILLISECONDS = number(unit="ms", low=0, low_open=True)
+FRACTION = number(low=0, high=1, low_open=True, high_open=True)  # --prune, --structured
+TOLERANCE = number(low=0, high=1, high_open=True)       # --accuracy-tolerance
+POINTS = number(unit="points", low=0, high=100)         # --max-int8-drop
+SEED = number(integer=True, low=0, high=SEED_MAX)
+FACTOR = number(low=0, low_open=True)                   # calibrate --mac-factor
+
+
+def count(unit: str, *, high: int = 1_000_000) -> Callable[[str], float | int]:
+    """A whole number of ``unit`` (trials, epochs) from 1 to ``high``."""
+    return number(unit=unit, integer=True, low=1, high=high)
 
 
 def console(stderr: bool = False) -> Any:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._common import KB, console, kb_limit
+from ._common import KB, KILOBYTES, MILLISECONDS, console, kb_limit
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,9 +81,9 @@ def add_parser(sub: Any) -> None:
     pr.add_argument("--kernels", default=None,
                     help="latency variant of the target, e.g. 'reference' for builds without "
                          "optimized kernels [default: the profile's main model]")
-    pr.add_argument("--max-ram-kb", type=float, default=None, help="cap on the tensor arena (KB)")
-    pr.add_argument("--max-flash-kb", type=float, default=None, help="cap on the model's bytes (KB)")
-    pr.add_argument("--max-latency-ms", type=float, default=None, help="cap on latency (ms)")
+    pr.add_argument("--max-ram-kb", type=KILOBYTES, default=None, help="cap on the tensor arena (KB)")
+    pr.add_argument("--max-flash-kb", type=KILOBYTES, default=None, help="cap on the model's bytes (KB)")
+    pr.add_argument("--max-latency-ms", type=MILLISECONDS, default=None, help="cap on latency (ms)")
     pr.add_argument("--analytic", action="store_true",
                     help="plan the arena analytically instead of measuring it in TFLM")
     pr.add_argument("--json", action="store_true", help="print one JSON object")
