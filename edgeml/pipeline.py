@@ -24,7 +24,7 @@ from typing import Any
 
 from ._io import atomic_write, dump_json, prepare_output_dir, replace_file, staged_writes
 from .data import Dataset, load_dataset
-from .errors import EdgeMLError, ModelError
+from .errors import DataError, EdgeMLError, ModelError
 from .estimate import Limits
 from .targets import Target, load_target
 
@@ -121,8 +121,15 @@ def load_keras(path: str | Path, space: Any = None) -> Any:
 
 
 def _load_space(cfg: SearchConfig, dataset: Dataset) -> Any:
+    from .estimate.tflm import SOFTMAX_INT8_MAX_CLASSES
     from .search.spaces import build_space, load_space_file
 
+    if not cfg.space and dataset.num_classes > SOFTMAX_INT8_MAX_CLASSES:
+        raise DataError(f"{dataset.name} has {dataset.num_classes} classes; the models end in "
+                        f"an int8 SOFTMAX, which TFLite Micro aborts on (crashing the firmware) "
+                        f"when more than {SOFTMAX_INT8_MAX_CLASSES} classes score alike",
+                        hint=f"use at most {SOFTMAX_INT8_MAX_CLASSES} classes (merge or drop "
+                             "some), or a --space whose model ends without SOFTMAX")
     if cfg.space:
         return load_space_file(cfg.space, input_shape=dataset.input_shape,
                                num_classes=dataset.num_classes)

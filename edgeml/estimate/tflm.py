@@ -22,9 +22,14 @@ import numpy as np
 from ..errors import ModelError, RuntimeFailure
 
 __all__ = ["TflmResult", "tflm_available", "run_tflm", "run_tflm_batch", "quantize_input",
-           "probe_arenas"]
+           "probe_arenas", "SOFTMAX_INT8_MAX_CLASSES", "crash_detail"]
 
 TIMEOUT_S = 600
+#: TFLM's int8 SOFTMAX (reference kernel) aborts (TFLITE_CHECK on its output exponent)
+#: when the exponentials of one row sum to 512 or more. Each is below 1, so a row of at
+#: most 512 classes never aborts; with more, a row where many classes score alike (an
+#: untrained or unsure model, or an unusual input on the device) kills the program.
+SOFTMAX_INT8_MAX_CLASSES = 512
 
 
 @dataclass(frozen=True)
@@ -101,10 +106,12 @@ def run_tflm(model: bytes, inputs: np.ndarray | None = None, *, bisect: bool = F
             "bisect": bisect, "arena": arena_bytes or 0, "time": int(time_invokes),
             "probe": [int(n) for n in probe or []]}))
         proc = _worker(work, TIMEOUT_S)
+        if proc.returncode < 0:
+            raise ModelError(f"TFLite Micro crashed running the model "
+                             f"({crash_detail(model, -proc.returncode)})",
+                             hint="change the model to avoid that operator or size")
         if proc.returncode != 0:
             detail = _last_line(proc.stderr) or f"exit status {proc.returncode}"
-            if proc.returncode < 0:
-                detail = f"killed by signal {-proc.returncode}; {detail}"
             raise ModelError(f"TFLite Micro could not run the model ({detail})",
                              hint="check that the model is a valid int8 .tflite using TFLM kernels")
         result = json.loads((work / "result.json").read_text())
@@ -136,7 +143,11 @@ def run_tflm_batch(models: list[bytes], *, bisect: bool = True,
         out: list[TflmResult | ModelError] = []
         for i in range(len(models)):
             res = json.loads((work / f"result_{i}.json").read_text())
-            if "error" in res:
+            if res.get("signal"):
+                out.append(ModelError(f"TFLite Micro crashed running the model "
+                                      f"({crash_detail(models[i], int(res['signal']))})",
+                                      hint="change the model to avoid that operator or size"))
+            elif "error" in res:
                 out.append(ModelError(f"TFLite Micro could not run the model ({res['error']})",
                                       hint="check that the model is a valid int8 .tflite "
                                            "using TFLM kernels"))
@@ -148,6 +159,35 @@ def run_tflm_batch(models: list[bytes], *, bisect: bool = True,
 def probe_arenas(model: bytes, sizes: list[int]) -> dict[int, bool]:
     """Does ``model`` allocate and invoke with each arena size? (one child process)"""
     return dict(run_tflm(model, probe=sizes).probes or {})
+
+
+def crash_detail(model: bytes, signum: int) -> str:
+    """What killed TFLM (the signal by name) and, where the model shows it, the operator
+    or size that did: ``SIGABRT (signal 6) in SOFTMAX over 1000 classes: ...``."""
+    import signal
+
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = "signal"
+    what = f"{name} (signal {signum})"
+    try:
+        from .graph import read_graph
+
+        graph = read_graph(model)
+    except Exception:  # not even readable: the signal is all there is to say
+        return what
+    for op in graph.ops:
+        depth = op.output_shape[-1] if op.output_shape else 0
+        if op.op == "SOFTMAX" and depth > SOFTMAX_INT8_MAX_CLASSES and graph.is_int8:
+            return (f"{what} in {op.op} over {depth} classes: TFLite Micro's int8 SOFTMAX "
+                    f"aborts when a row's exponentials sum to 512 or more, which more than "
+                    f"{SOFTMAX_INT8_MAX_CLASSES} classes can reach")
+    biggest = max(graph.ops, key=lambda o: o.out_elements, default=None)
+    ops = ", ".join(dict.fromkeys(graph.op_names))
+    size = (f"; largest output {'x'.join(map(str, biggest.output_shape))} from "
+            f"{biggest.op}" if biggest is not None else "")
+    return f"{what}; operators {ops}{size}"
 
 
 def _last_line(text: str) -> str:

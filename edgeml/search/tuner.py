@@ -46,7 +46,7 @@ from .._io import atomic_write
 from .._tf import keras as _keras
 from ..compress.ptq import representative_sample
 from ..data import Dataset
-from ..errors import BudgetError, EdgeMLError
+from ..errors import BudgetError, EdgeMLError, OutputError
 from ..estimate import (
     Estimate,
     Limits,
@@ -525,8 +525,8 @@ def _make_tuner_class() -> type:
                         t0 = time.perf_counter()
                         try:
                             self.run_trial(trial)
-                        except (KeyboardInterrupt, SystemExit, BudgetError):
-                            raise
+                        except (KeyboardInterrupt, SystemExit, BudgetError, OutputError):
+                            raise  # a full disk or a read-only run directory ends the run
                         except Exception as exc:  # one broken candidate must not end the run
                             kind = exc.kind if isinstance(exc, TrialFailure) else \
                                 type(exc).__name__
@@ -594,6 +594,10 @@ def no_feasible_message(records: list[dict[str, Any]], target: Target | Sequence
                 if a > 0:
                     counts[(tname, k)] = counts.get((tname, k), 0) + 1
     if not counts:
+        errs = [r["error"] for r in records if r.get("stage") == "train" and r.get("error")]
+        if errs and not any(r.get("status") == "trained" for r in records):
+            return BudgetError(f"every trained candidate failed ({errs[0]})",
+                               hint="run with --debug to see why")
         return BudgetError("no trained candidate fits after training",
                            hint="run again with more trials")
     tname, worst = max(counts, key=lambda key: counts[key])
