@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             from .._io import output_error
 
-            print(f"edgeml: error: {output_error(exc, exc.filename or '', action='use')}",
+            writing = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+            print(f"edgeml: error: "
+                  f"{output_error(exc, exc.filename or 'a file', action='write' if writing else 'use')}",
                   file=sys.stderr)
             return 2
         except Exception:

@@ -59,7 +59,9 @@ def number(*, unit: str = "", integer: bool = False, low: float | None = None,
     u = f" {unit}" if unit else ""
 
     def fmt(v: float, unit: bool = True) -> str:
-        return (str(int(v)) if integer or v == int(v) else f"{v:g}") + (u if unit else "")
+        text = str(int(v)) if integer or v == int(v) else f"{v:g}"
+        one = u[:-1] if v == 1 and u.endswith("s") else u  # 1 trial, 2 trials
+        return text + (one if unit else "")
 
     def parse(text: str) -> float | int:
         try:
@@ -104,9 +106,9 @@ SEED = number(integer=True, low=0, high=SEED_MAX)
 FACTOR = number(low=0, low_open=True)                   # calibrate --mac-factor
 
 
-def count(unit: str, *, high: int = 1_000_000) -> Callable[[str], float | int]:
-    """A whole number of ``unit`` (trials, epochs) from 1 to ``high``."""
-    return number(unit=unit, integer=True, low=1, high=high)
+def count(unit: str) -> Callable[[str], float | int]:
+    """A whole number of ``unit`` (trials, epochs), at least 1."""
+    return number(unit=unit, integer=True, low=1)
 
 
 def console(stderr: bool = False) -> Any:

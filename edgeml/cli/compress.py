@@ -92,7 +92,7 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--max-int8-drop", type=POINTS, default=2.0, metavar="P",
                    help="fail when the int8 accuracy (TFLM) is more than P points below the "
                         "float accuracy of the search's model [default: 2]")
-    c.add_argument("--epochs", type=count("epochs", high=100_000), default=10, help="fine-tuning epochs per stage "
+    c.add_argument("--epochs", type=count("epochs"), default=10, help="fine-tuning epochs per stage "
                                                           "[default: 10]")
     c.add_argument("--data", default=None, help="the run's data, if it was moved")
     c.add_argument("--label", default=None, help="label column of a CSV given with --data")

@@ -260,7 +260,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--out", default=None, help="run directory [default: edgeml-runs/<time>-<target>]")
     s.add_argument("--trials", type=count("trials"), default=None,
                    help="trained trials; candidates that do not fit are not counted [default: 10]")
-    s.add_argument("--epochs", type=count("epochs", high=100_000), default=None, help="max epochs per trial [default: 30]")
+    s.add_argument("--epochs", type=count("epochs"), default=None, help="max epochs per trial [default: 30]")
     s.add_argument("--seed", type=SEED, default=None,
                    help="random seed; the same seed draws the same candidates [default: 0]")
     s.add_argument("--strategy", choices=["random", "bayesian", "hyperband"], default=None,

@@ -7,11 +7,13 @@ allocates and invokes) and the model's int8 outputs for a batch of inputs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -99,12 +101,13 @@ def run_tflm(model: bytes, inputs: np.ndarray | None = None, *, bisect: bool = F
     _require()
     with tempfile.TemporaryDirectory(prefix="edgeml-tflm-") as tmp:
         work = Path(tmp)
-        (work / "model.tflite").write_bytes(model)
-        if inputs is not None:
-            np.save(work / "inputs.npy", np.ascontiguousarray(inputs))
-        (work / "request.json").write_text(json.dumps({
-            "bisect": bisect, "arena": arena_bytes or 0, "time": int(time_invokes),
-            "probe": [int(n) for n in probe or []]}))
+        with _temp_writes(work):
+            (work / "model.tflite").write_bytes(model)
+            if inputs is not None:
+                np.save(work / "inputs.npy", np.ascontiguousarray(inputs))
+            (work / "request.json").write_text(json.dumps({
+                "bisect": bisect, "arena": arena_bytes or 0, "time": int(time_invokes),
+                "probe": [int(n) for n in probe or []]}))
         proc = _worker(work, TIMEOUT_S)
         if proc.returncode < 0:
             raise ModelError(f"TFLite Micro crashed running the model "
@@ -131,11 +134,12 @@ def run_tflm_batch(models: list[bytes], *, bisect: bool = True,
         return []
     with tempfile.TemporaryDirectory(prefix="edgeml-tflm-") as tmp:
         work = Path(tmp)
-        for i, m in enumerate(models):
-            (work / f"model_{i}.tflite").write_bytes(m)
-        (work / "request.json").write_text(json.dumps({
-            "batch": len(models), "bisect": bisect,
-            "probe_around": [int(d) for d in probe_around]}))
+        with _temp_writes(work):
+            for i, m in enumerate(models):
+                (work / f"model_{i}.tflite").write_bytes(m)
+            (work / "request.json").write_text(json.dumps({
+                "batch": len(models), "bisect": bisect,
+                "probe_around": [int(d) for d in probe_around]}))
         proc = _worker(work, TIMEOUT_S * 4)
         if proc.returncode != 0:
             raise ModelError(f"TFLite Micro batch failed ({_last_line(proc.stderr)})",
@@ -159,6 +163,19 @@ def run_tflm_batch(models: list[bytes], *, bisect: bool = True,
 def probe_arenas(model: bytes, sizes: list[int]) -> dict[int, bool]:
     """Does ``model`` allocate and invoke with each arena size? (one child process)"""
     return dict(run_tflm(model, probe=sizes).probes or {})
+
+
+@contextlib.contextmanager
+def _temp_writes(work: Path) -> Iterator[None]:
+    """The model and its inputs go to a temporary folder for the child: a full disk there
+    is the user's to fix, and says so in one line."""
+    try:
+        yield
+    except OSError as exc:
+        from .._io import output_error
+
+        raise output_error(exc, work, hint="free some space in the temporary folder "
+                                           "(or point TMPDIR elsewhere)") from exc
 
 
 def crash_detail(model: bytes, signum: int) -> str:
