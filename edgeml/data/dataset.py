@@ -211,6 +211,9 @@ def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise DataError(f"{path} is not a readable NPZ file ({exc})",
                         hint="save it with numpy.savez(path, x=..., y=...)") from exc
+    if x.ndim == 0:
+        raise DataError(f"{path}: x is a single value, not one row per sample",
+                        hint="save x with samples first, e.g. shape (samples, features)")
     if y.ndim != 1:
         raise DataError(f"{path}: y must have one label per sample, got shape {y.shape}",
                         hint="pass class indices or names, not one-hot rows")
