@@ -22,7 +22,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ._io import atomic_write, dump_json, prepare_output_dir, replace_file, staged_writes
+from ._io import (
+    atomic_write,
+    dump_json,
+    output_error,
+    prepare_output_dir,
+    replace_file,
+    staged_writes,
+)
 from .data import Dataset, load_dataset
 from .errors import DataError, EdgeMLError, ModelError
 from .estimate import Limits
@@ -379,9 +386,9 @@ def _record_compression(best: dict[str, Any], result: Any, run_dir: Path) -> dic
     tmp = out / f".model.{os.getpid()}.tmp.keras"
     try:
         result.float_model.save(str(tmp))
-    except OSError:
+    except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise
+        raise output_error(exc, out / "model.keras") from exc
     replace_file(tmp, out / "model.keras")
     best = dict(best)
     best.setdefault("search_tflite", best["tflite"])

@@ -226,3 +226,38 @@ def test_atomic_write_never_replaces_a_special_file(tmp_path):
 def test_prepare_output_dir_probe_leaves_nothing(tmp_path):
     prepare_output_dir(tmp_path / "new" / "run")
     assert [p.name for p in (tmp_path / "new" / "run").iterdir()] == []
+
+
+# ------------------------------------------------------- with a finished run (trains once)
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, small_csv) -> Path:
+    """A one-trial run written with --force into a folder that held the user's report.md."""
+    from edgeml.cli import main
+
+    run = tmp_path_factory.mktemp("finished") / "run"
+    run.mkdir()
+    (run / "report.md").write_text("the user's report\n")
+    code = main(["search", "--quiet", "--data", str(small_csv), "--trials", "1", "--epochs", "1",
+                 "--out", str(run), "--force"])
+    assert code == 0
+    return run
+
+
+@pytest.mark.slow
+def test_search_force_replaces_the_users_file(finished_run):
+    assert (finished_run / "report.md").read_text() != "the user's report\n"
+    assert (finished_run / "report.json").is_file()
+
+
+@pytest.mark.slow
+def test_compress_on_a_full_disk_leaves_the_run_as_it_was(finished_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    before = snapshot(run)
+    res = run_subprocess("compress", run, "--quiet", "--epochs", "1", cwd=tmp_path,
+                         env={"TMPDIR": str(tmp_path)}, preexec=_fsize(20_000))
+    assert_user_error(res, contains=("cannot write", "the file size limit was reached"))
+    assert snapshot(run) == before  # no new file renamed in, no temporary file left
+    assert not list(tmp_path.glob("edgeml-native-*.log"))
