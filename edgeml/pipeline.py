@@ -201,6 +201,7 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         cfg = replace(cfg, trials=int(trials))
     cfg = replace(cfg, out=str(run_dir))
     _validate(cfg)
+    prepare_output_dir(run_dir, label="--resume", hint="make the run directory writable")
     targets = [load_target(n) for n in cfg.target_names]
     dataset = load_dataset(cfg.data, label_column=cfg.label, seed=cfg.seed)
     if meta.get("dataset_fingerprint") and dataset.fingerprint != meta["dataset_fingerprint"]:

@@ -261,3 +261,15 @@ def test_compress_on_a_full_disk_leaves_the_run_as_it_was(finished_run, tmp_path
     assert_user_error(res, contains=("cannot write", "the file size limit was reached"))
     assert snapshot(run) == before  # no new file renamed in, no temporary file left
     assert not list(tmp_path.glob("edgeml-native-*.log"))
+
+
+def test_resume_of_an_immutable_run_changes_nothing(cli, tmp_path, immutable):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"config": {"seed": 0, "trials": 1, "epochs": 1}}))
+    (run / "report.md").write_text("kept\n")
+    immutable(run)
+    before = snapshot(run)
+    res = cli("search", "--quiet", "--resume", run)
+    assert_user_error(res, contains=(f"cannot write {run}", "immutable"))
+    assert snapshot(run) == before
