@@ -231,13 +231,17 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
 
 def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
              run_dir: Path, emit: Event, t_start: float, *, created: bool) -> RunResult:
+    before = {n: _identity(run_dir / n) for n in RESULT_FILES}
     try:
         return _run(cfg, targets, dataset, space, run_dir, emit, t_start)
     except BaseException as exc:
-        # Keep the trial records for --resume, but nothing that looks like a result.
+        # Keep the trial records for --resume, but nothing that looks like a result; files
+        # that were there before (a user's own, kept until a run succeeds with --force)
+        # stay.
         for name in RESULT_FILES:
-            with contextlib.suppress(OSError):
-                (run_dir / name).unlink(missing_ok=True)
+            if _identity(run_dir / name) not in (None, before[name]):
+                with contextlib.suppress(OSError):
+                    (run_dir / name).unlink()
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         trained = any(run_dir.glob("trials/trial_*/model.tflite"))
@@ -247,6 +251,15 @@ def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: 
             with contextlib.suppress(OSError):  # a full disk must not hide the first error
                 atomic_write(run_dir / "FAILED.txt", f"{type(exc).__name__}: {exc}\n")
         raise
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(inode, mtime) of a file, None if absent: a file this run wrote has a new one."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
@@ -321,15 +334,16 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         "chosen": best,
         "seconds": seconds,
     }
-    files = {
-        "model.tflite": atomic_write(run_dir / "model.tflite", model_bytes),
-        **write_c_files(info, read_graph(model_bytes).op_names, run_dir),
-        "report.md": atomic_write(run_dir / "report.md", _markdown(report)),
-    }
-    png = render_pareto_png(report, run_dir / "pareto.png")
-    if png is not None:
-        files["pareto.png"] = png
-    files["report.json"] = dump_json(run_dir / "report.json", report)  # written last
+    with staged_writes():  # all the result files, or none of them (a full disk)
+        files = {
+            "model.tflite": atomic_write(run_dir / "model.tflite", model_bytes),
+            **write_c_files(info, read_graph(model_bytes).op_names, run_dir),
+            "report.md": atomic_write(run_dir / "report.md", _markdown(report)),
+        }
+        png = render_pareto_png(report, run_dir / "pareto.png")
+        if png is not None:
+            files["pareto.png"] = png
+        files["report.json"] = dump_json(run_dir / "report.json", report)  # written last
     return RunResult(run_dir=run_dir, report=report, files=files)
 
 

@@ -273,3 +273,15 @@ def test_resume_of_an_immutable_run_changes_nothing(cli, tmp_path, immutable):
     res = cli("search", "--quiet", "--resume", run)
     assert_user_error(res, contains=(f"cannot write {run}", "immutable"))
     assert snapshot(run) == before
+
+
+def test_a_failed_search_with_force_keeps_the_users_files(cli, home, small_csv):
+    """--force lets a run replace the user's files when it succeeds; a run that fails
+    (here: nothing fits, found before any training) leaves them as they were."""
+    (home / "report.md").write_text("the user's report\n")
+    before = snapshot(home)
+    res = cli("search", "--quiet", "--data", small_csv, "--trials", "1", "--epochs", "1",
+              "--max-ram-kb", "0.01", "--out", home, "--force")
+    assert_user_error(res, contains="0.0 KB")
+    after = snapshot(home)
+    assert {k: v for k, v in after.items() if k in before} == before
