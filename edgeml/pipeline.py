@@ -480,9 +480,10 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
         raise EdgeMLError(f"{report_path} is unreadable ({exc})",
                           hint="run the search again") from exc
     # Fail now, not after the training, if the run's files cannot be rewritten.
-    prepare_output_dir(run_dir, label="run directory", hint="make it writable, or copy the run")
-    prepare_output_dir(run_dir / "compress", label="run directory",
-                       hint="make it writable, or copy the run")
+    for folder in (run_dir, run_dir / "compress"):
+        if folder == run_dir or folder.exists():
+            prepare_output_dir(folder, label="run directory",
+                               hint="make it writable, or copy the run")
     hp = chosen.get("hyperparameters", {})
     options = CompressOptions(prune=prune, structured=structured, qat=qat,
                               max_int8_drop=max_int8_drop, epochs=epochs, seed=seed,

@@ -12,6 +12,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+def examples(n: int) -> int:
+    """``n`` fuzz examples, times EDGEML_FUZZ_EXAMPLES (default 1)."""
+    return max(1, int(n * float(os.environ.get("EDGEML_FUZZ_EXAMPLES", "1"))))
+
+
 @dataclass(frozen=True)
 class Outcome:
     code: int

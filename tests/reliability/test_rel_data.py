@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from relkit import assert_user_error
+from relkit import assert_user_error, examples
 
 from edgeml.data import load_dataset
 from edgeml.errors import DataError
 
-FUZZ = settings(max_examples=80, deadline=None,
+FUZZ = settings(max_examples=examples(80), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 cells = st.one_of(
@@ -84,7 +84,7 @@ def test_fuzzed_npz_loads_or_says_why_in_one_line(tmp_path_factory, x_shape, y_l
     _check(p)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(blob=st.binary(max_size=300), suffix=st.sampled_from([".csv", ".npz"]))
 def test_binary_garbage_is_a_data_error(tmp_path_factory, blob, suffix):
     p = tmp_path_factory.mktemp("bin") / f"garbage{suffix}"

@@ -9,7 +9,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from relkit import assert_user_error
+from relkit import assert_user_error, examples
 
 from edgeml.cli import build_parser
 from edgeml.cli._common import SEED_MAX, UsageError
@@ -58,7 +58,7 @@ def _in_range(value: float, integer: bool, low, high, low_open, high_open) -> bo
 
 
 @pytest.mark.parametrize("command, option", CASES)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=values)
 def test_numeric_options_parse_or_say_why_in_one_line(command, option, text):
     _, integer, low, high, low_open, high_open, unit = NUMERIC[option]
@@ -104,7 +104,7 @@ def test_usage_errors_through_main_are_one_line(cli, argv, says):
     assert_user_error(cli(*argv), contains=says)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(command=st.sampled_from(sorted(BASE)),
        junk=st.lists(st.one_of(st.sampled_from(["--", "-", "--out", "--target", "--force",
                                                 "--json", "-h=1", "--seed"]),
