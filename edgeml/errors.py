@@ -15,6 +15,7 @@ __all__ = [
     "ModelError",
     "ExportError",
     "RunDirError",
+    "OutputError",
     "RuntimeFailure",
 ]
 
@@ -59,6 +60,10 @@ class ExportError(EdgeMLError):
 
 class RunDirError(EdgeMLError):
     """A run directory is missing, unfinished or damaged (search --resume, export, compress)."""
+class OutputError(EdgeMLError, OSError):
+    """An output location cannot be written: not a folder, read-only or immutable, full,
+    or holding files edgeml did not write. Also an :class:`OSError`, so code that treats
+    a failed optional write (a cache) as harmless keeps doing so."""
 
 
 class RuntimeFailure(EdgeMLError):

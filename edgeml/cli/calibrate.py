@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EdgeMLError
-from ._common import console
+from ._common import FACTOR, console
+
+PROFILE_HEADER = b"# edgeml target profile"  # the first line of every profile edgeml writes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,6 +21,16 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.measurements) == bool(args.derive_from):
         raise EdgeMLError("edgeml calibrate needs --measurements FILE or --derive-from TARGET",
                           hint="e.g. edgeml calibrate --target stm32l4r5 --measurements lat.csv")
+    if args.in_place:
+        out = Path(target.path)
+    else:
+        out = Path(args.out or f"{target.name}{'-' + args.variant if args.variant else ''}"
+                               f"-calibrated.toml")
+    from .._io import atomic_write, prepare_output_file
+
+    # Before the fit: the profile can be written there, and it replaces no one else's file.
+    prepare_output_file(out, label="--out", force=args.force or args.in_place,
+                        owned=PROFILE_HEADER, hint="choose another --out")
     if args.derive_from:
         src_name, _, src_variant = args.derive_from.partition("#")
         update = derive_profile(target, load_target(src_name), mac_factor=args.mac_factor,
@@ -31,13 +43,6 @@ def run(args: argparse.Namespace) -> int:
         update = calibrate_profile(target, rows, base=Path(args.measurements).resolve().parent,
                                    variant=args.variant or "", prior=args.prior,
                                    level=args.level, source=args.note or "")
-    if args.in_place:
-        out = Path(target.path)
-    else:
-        out = Path(args.out or f"{target.name}{'-' + args.variant if args.variant else ''}"
-                               f"-calibrated.toml")
-    from .._io import atomic_write
-
     atomic_write(out, update.text)
     load_target(str(out))  # the written profile must load
     cal = update.calibration
@@ -95,13 +100,15 @@ def add_parser(sub: Any) -> None:
                                        "determine]")
     ca.add_argument("--derive-from", default=None, metavar="TARGET[#VARIANT]",
                     help="copy the cycles of a calibrated target instead of fitting")
-    ca.add_argument("--mac-factor", type=float, default=1.0,
+    ca.add_argument("--mac-factor", type=FACTOR, default=1.0,
                     help="with --derive-from: multiply cycles per MAC [default: 1]")
-    ca.add_argument("--other-factor", type=float, default=1.0,
+    ca.add_argument("--other-factor", type=FACTOR, default=1.0,
                     help="with --derive-from: multiply the other cycles [default: 1]")
     ca.add_argument("--note", default=None, help="text recorded as the model's source")
     ca.add_argument("--out", default=None,
                     help="where to write the profile [default: ./<target>-calibrated.toml]")
     ca.add_argument("--in-place", action="store_true", help="overwrite the target's profile file")
+    ca.add_argument("--force", action="store_true",
+                    help="overwrite an existing --out file that edgeml did not write")
     ca.add_argument("--json", action="store_true", help="print the result as JSON")
     ca.set_defaults(func=run)

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
 from .. import __version__
 from ..errors import EdgeMLError
-from ._common import KB, add_limit_options, console, in_cli_words, limits_from_args, print_rows
+from ._common import (
+    FRACTION,
+    KB,
+    POINTS,
+    SEED,
+    TOLERANCE,
+    add_limit_options,
+    console,
+    count,
+    in_cli_words,
+    limits_from_args,
+    print_rows,
+)
 from .compress import compression_line
 
 # option -> SearchConfig field, where the names differ
@@ -177,11 +188,11 @@ def run(args: argparse.Namespace) -> int:
                               f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
                               f"objective {args.objective})")
             with con:
-                result = run_search(cfg, on_event=con)
-    except KeyboardInterrupt:
-        if con.run_dir:
-            print(f"edgeml: finished trials are saved; resume with: "
-                  f"edgeml search --resume {con.run_dir}", file=sys.stderr)
+                result = run_search(cfg, on_event=con, force=args.force)
+    except KeyboardInterrupt as exc:
+        if con.run_dir:  # one line, printed by the command line's main()
+            raise KeyboardInterrupt(f"finished trials are saved; resume with: "
+                                    f"edgeml search --resume {con.run_dir}") from exc
         raise
     rep = result.report
     best = rep["chosen"]
@@ -265,12 +276,12 @@ def add_parser(sub: Any) -> None:
                         "[default: digits]")
     s.add_argument("--label", default=None, help=f"label column of a CSV [default: {d['label']}]")
     s.add_argument("--out", default=None, help="run directory [default: edgeml-runs/<time>-<target>]")
-    s.add_argument("--trials", type=int, default=None,
+    s.add_argument("--trials", type=count("trials"), default=None,
                    help="trained trials; candidates that do not fit are not counted "
                         f"[default: {d['trials']}]")
-    s.add_argument("--epochs", type=int, default=None,
+    s.add_argument("--epochs", type=count("epochs"), default=None,
                    help=f"max epochs per trial [default: {d['epochs']}]")
-    s.add_argument("--seed", type=int, default=None,
+    s.add_argument("--seed", type=SEED, default=None,
                    help="random seed; the same seed draws the same candidates "
                         f"[default: {d['seed']}]")
     s.add_argument("--strategy", choices=["random", "bayesian", "hyperband"], default=None,
@@ -279,7 +290,7 @@ def add_parser(sub: Any) -> None:
                    help="what to optimise within the limits; latency, energy and size take the "
                         "cheapest model within --accuracy-tolerance of the best "
                         f"[default: {d['objective']}]")
-    s.add_argument("--accuracy-tolerance", type=float, default=None,
+    s.add_argument("--accuracy-tolerance", type=TOLERANCE, default=None,
                    help="accuracy the latency/energy/size objectives may give up "
                         f"[default: {d['accuracy_tolerance']:g}]")
     s.add_argument("--space", default=None,
@@ -288,16 +299,19 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
     add_limit_options(s)
-    s.add_argument("--prune", type=float, default=None, metavar="S",
+    s.add_argument("--prune", type=FRACTION, default=None, metavar="S",
                    help="compress the chosen model: magnitude-prune its kernels to sparsity S")
-    s.add_argument("--structured", type=float, default=None, metavar="S",
+    s.add_argument("--structured", type=FRACTION, default=None, metavar="S",
                    help="compress the chosen model: remove a fraction S of its channels")
     s.add_argument("--qat", action="store_true", default=None,
                    help="compress the chosen model: quantization-aware training (kept when it "
                         "beats post-training quantization)")
-    s.add_argument("--max-int8-drop", type=float, default=None, metavar="P",
+    s.add_argument("--max-int8-drop", type=POINTS, default=None, metavar="P",
                    help="with compression: fail when int8 accuracy is more than P points below "
                         f"float [default: {d['max_int8_drop']:g}]")
+    s.add_argument("--force", action="store_true",
+                   help="overwrite files in --out (model_data.h, report.md, ...) that an "
+                        "earlier run did not write")
     s.add_argument("--quiet", action="store_true", help="print only the final summary")
     s.add_argument("--json", action="store_true", help="print the final summary as JSON")
     s.set_defaults(func=run)

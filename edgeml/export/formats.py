@@ -215,9 +215,12 @@ def export_model(art: ModelArtifact, *, fmt: str, out: str | Path, name: str = "
             if parent.exists() and not parent.is_dir():
                 raise ExportError(f"{parent} exists and is not a folder",
                                   hint="remove it or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".edgeml-export-", dir=out))
+    from .._io import output_error, prepare_output_dir
+
+    prepare_output_dir(out, label="--out", hint="choose another --out")
+    tmp = None
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=".edgeml-export-", dir=out))
         for rel, data in files.items():
             p = tmp / rel
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -232,8 +235,10 @@ def export_model(art: ModelArtifact, *, fmt: str, out: str | Path, name: str = "
                 dest = root / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp / rel, dest)
+    except OSError as exc:  # a full disk or a size limit: nothing of this export is left
+        raise output_error(exc, out) from exc
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(format=fmt, root=root, files=tuple(root / rel for rel in files))
 
