@@ -638,10 +638,14 @@ static void cmd_edgeml(edgeml_dut_t *d) {
   info_num(d, "input", d->input_cap);
   v = runner_info(d, "arena");
   info_line(d, "arena", v ? v : "0");
-  puts_(d, "m-info-[model=");
-  put_model_id(d);
-  put(d, "]", 1);
-  eol(d);
+  if (d->model_loaded) {
+    puts_(d, "m-info-[model=");
+    put_model_id(d);
+    put(d, "]", 1);
+    eol(d);
+  } else {
+    info_line(d, "model", "none");
+  }
   v = runner_info(d, "timer");
   info_line(d, "timer", v ? v : d->timer_kind);
   info_num(d, "line", EDGEML_LINE_MAX);

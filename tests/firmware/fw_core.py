@@ -45,10 +45,16 @@ class Runner(C.Structure):
                 ("op_profile", OP_PROFILE), ("info", INFO), ("ctx", C.c_void_p)]
 
 
+def require_tool(exe: str) -> str:
+    path = shutil.which(exe)
+    if path is None:
+        pytest.skip(f"{exe} not installed")
+    return path
+
+
 def build_core(out_dir: Path, *, compiler: str = "cc", extra: tuple[str, ...] = ()) -> Path:
     """Compile the core as the harness does; returns the shared library's path."""
-    if shutil.which(compiler) is None:
-        pytest.skip(f"{compiler} not installed")
+    require_tool(compiler)
     lib = out_dir / "libedgeml_dut.so"
     cmd = [compiler, "-shared", "-fPIC", "-O2", *CFLAGS, *extra,
            *sorted(str(p) for p in COMMON.glob("*.c")), "-o", str(lib)]
@@ -183,3 +189,28 @@ class VirtualDut:
         buf = C.create_string_buffer(64)
         n = self.lib.edgeml_format_float3(buf, 64, v)
         return buf.raw[:n].decode()
+
+
+def db_lines(data: bytes, chunk: int = 31) -> bytes:
+    """``db HEX%`` commands for ``data``, ``chunk`` bytes each (the MLPerf runner sends 31)."""
+    return b"".join(b"db " + data[i:i + chunk].hex().encode() + b"%"
+                    for i in range(0, len(data), chunk))
+
+
+def model_load(model: bytes, chunk: int = 31) -> bytes:
+    import zlib
+
+    return b"model load %d %08x%%" % (len(model), zlib.crc32(model)) + db_lines(model, chunk)
+
+
+def replies(lines: list[str]) -> list[list[str]]:
+    """Split reply lines into one list per command (each ends with m-ready)."""
+    out: list[list[str]] = []
+    cur: list[str] = []
+    for line in lines:
+        cur.append(line)
+        if line == "m-ready":
+            out.append(cur)
+            cur = []
+    assert not cur, f"reply without m-ready: {cur}"
+    return out
