@@ -7,7 +7,7 @@
  * profile (the port's microsecond clock, the same one as m-lap-us).
  * Compile defines: EDGEML_KERNELS ("reference", "cmsis-nn", "esp-nn"; the
  * kernels the TFLM library was built with), EDGEML_TFLM_VERSION (its git hash
- * or release), EDGEML_MAX_OP_EVENTS (per-operator profile entries, default 256). */
+ * or release), EDGEML_MAX_OP_EVENTS (per-operator profile entries, default 128). */
 #ifndef EDGEML_TFLM_H_
 #define EDGEML_TFLM_H_
 

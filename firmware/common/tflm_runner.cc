@@ -24,7 +24,7 @@
 #define EDGEML_TFLM_VERSION "unknown"
 #endif
 #ifndef EDGEML_MAX_OP_EVENTS
-#define EDGEML_MAX_OP_EVENTS 256
+#define EDGEML_MAX_OP_EVENTS 128
 #endif
 
 namespace {

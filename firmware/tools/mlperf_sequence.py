@@ -47,9 +47,11 @@ class Nonconforming(Exception):
 
 
 class Dut:
-    def __init__(self, ser: serial.SerialBase, *, timeout: float = 30.0) -> None:
+    def __init__(self, ser: serial.SerialBase, *, timeout: float = 30.0,
+                 strict: bool = False) -> None:
         self.ser = ser
         self.timeout = timeout
+        self.strict = strict  # strict: no line outside the protocol (runtime logs) either
         self.transcript: list[str] = []
 
     def read_reply(self, kind: str) -> list[str]:
@@ -73,6 +75,8 @@ class Dut:
             self.transcript.append(line)
             if line == "m-ready":
                 return lines
+            if not line.startswith(("m-", "e-")) and not self.strict:
+                continue  # a bootloader's or the runtime's own log line (PROTOCOL.md)
             allowed = PATTERNS[kind] + [ERROR]
             if not any(re.fullmatch(p, line) for p in allowed):
                 raise Nonconforming(f"{kind}: unexpected line {line!r}")
@@ -138,9 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--no-boot", action="store_true", help="the board booted already")
+    ap.add_argument("--strict", action="store_true",
+                    help="fail on any line outside the protocol (runtime log lines too)")
     args = ap.parse_args(argv)
     ser = serial.serial_for_url(args.port, baudrate=args.baud, timeout=0.5)
-    dut = Dut(ser)
+    dut = Dut(ser, strict=args.strict)
     try:
         out = run_sequence(dut, model=open(args.model, "rb").read() if args.model else None,
                            sample=open(args.input, "rb").read() if args.input else None,

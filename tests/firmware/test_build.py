@@ -89,3 +89,27 @@ def test_tflm_runner_compiles_against_the_upstream_api(tmp_path, compiler):
     for sym in ("tflite::MicroInterpreter::AllocateTensors()", "tflite::MicroInterpreter::Invoke()",
                 "tflite::GetModel(void const*)"):
         assert not nm or sym in nm
+
+
+def test_platformio_ini_is_generated_from_the_board_table():
+    from edgeml.export.firmware import BOARDS, render_repo_platformio_ini
+    from edgeml.targets import list_targets
+
+    ini = ROOT / "firmware" / "ports" / "platformio" / "platformio.ini"
+    assert ini.read_text() == render_repo_platformio_ini(), \
+        "regenerate platformio.ini with render_repo_platformio_ini()"
+    for name, board in BOARDS.items():
+        assert name in list_targets()
+        assert f"[env:{board.env}]" in ini.read_text()
+
+
+def test_bench_app_and_ports_compile_for_cortex_m4(tmp_path):
+    # the port-independent application every TFLM port links (edgeml_bench.cc),
+    # against the upstream-API stub
+    gxx = arm_tool("arm-none-eabi-g++")
+    run([gxx, "-std=c++17", *STRICT, *M4, "-fno-exceptions", "-fno-rtti", f"-I{STUB}",
+         f"-I{COMMON}", "-DEDGEML_ARENA_BYTES=65536", "-c", str(COMMON / "edgeml_bench.cc"),
+         "-o", str(tmp_path / "bench.o")])
+    sizes = run([arm_tool("arm-none-eabi-size"), "-A", str(tmp_path / "bench.o")]).stdout
+    bss = next(int(line.split()[1]) for line in sizes.splitlines() if line.startswith(".bss"))
+    assert bss >= 65536 + 64 * 1024 + 16 * 1024  # arena + default slot + input, static

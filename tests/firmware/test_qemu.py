@@ -82,7 +82,7 @@ def board(image):
 
 def test_mlperf_sequence_on_the_emulated_cortex_m4(board):
     seq = _sequence_module()
-    dut = seq.Dut(board, timeout=20)
+    dut = seq.Dut(board, timeout=20, strict=True)
     model = b"\x1c\x00\x00\x00TFL3" + bytes(range(100))  # any bytes: this build has no TFLM
     sample = bytes(range(64))
     out = seq.run_sequence(dut, model=model, sample=sample, runs=5, warmup=2)
@@ -108,7 +108,7 @@ def test_mlperf_sequence_on_the_emulated_cortex_m4(board):
 
 def test_robustness_over_the_uart(board):
     seq = _sequence_module()
-    dut = seq.Dut(board, timeout=20)
+    dut = seq.Dut(board, timeout=20, strict=True)
     dut.read_reply("boot")
     assert dut.command("x" * 200, "name") == ["e-[Command too long]"]
     assert dut.command("db load 4", "load") == ["m-[Expecting 4 bytes]"]
