@@ -9,8 +9,13 @@
 
 #include "edgeml_tflm.h"
 
-#ifdef EDGEML_DEFAULT_MODEL
-#include "model_data.h"  // g_model, g_model_len (edgeml export)
+#ifdef EDGEML_DEFAULT_MODEL  // the model the board boots with (edgeml export), in flash
+#ifndef EDGEML_MODEL_HEADER
+#define EDGEML_MODEL_HEADER "model_data.h"
+#define EDGEML_MODEL_ARRAY g_model
+#define EDGEML_MODEL_LEN g_model_len
+#endif
+#include EDGEML_MODEL_HEADER
 #endif
 
 #ifndef EDGEML_SLOT_BYTES
@@ -40,7 +45,7 @@ extern "C" void edgeml_bench_start(const edgeml_port_t* port, const char* name,
   edgeml_dut_init(&g_dut, port, runner, g_slot, sizeof g_slot, g_input, sizeof g_input, name);
   edgeml_dut_set_timer_kind(&g_dut, timer_kind);
 #ifdef EDGEML_DEFAULT_MODEL
-  (void)edgeml_dut_load_model(&g_dut, g_model, g_model_len);
+  (void)edgeml_dut_load_model(&g_dut, EDGEML_MODEL_ARRAY, EDGEML_MODEL_LEN);
 #endif
   edgeml_dut_boot(&g_dut);
 }

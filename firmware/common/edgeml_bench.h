@@ -9,7 +9,8 @@
  * --format firmware` project), else from -D flags, else the defaults below:
  * EDGEML_SLOT_BYTES (RAM for a model sent over the line), EDGEML_ARENA_BYTES
  * (the TFLM tensor arena), EDGEML_INPUT_BYTES (the input buffer). With
- * EDGEML_DEFAULT_MODEL the board boots with model_data.h's g_model (in flash). */
+ * EDGEML_DEFAULT_MODEL the board boots with model_data.h's g_model (in flash;
+ * EDGEML_MODEL_HEADER / _ARRAY / _LEN name another export's header and symbols). */
 #ifndef EDGEML_BENCH_H_
 #define EDGEML_BENCH_H_
 
