@@ -114,6 +114,10 @@ void DropInterpreter() {
 // AllocateTensors fails.
 tflite::MicroInterpreter* MakeInterpreter(size_t size, bool profile) {
   DropInterpreter();
+  // A fresh arena each time: on its failure paths TFLM can read arena bytes left
+  // by an earlier interpreter (seen: GreedyMemoryPlanner crashing on a reused
+  // arena at a size that fails cleanly on a zeroed one).
+  std::memset(g.arena, 0, size);
   auto* interp = new (g_interp_storage) tflite::MicroInterpreter(
       g.model, g_resolver, g.arena, size, nullptr, profile ? &g_profiler : nullptr);
   if (interp->AllocateTensors() != kTfLiteOk) {
@@ -155,7 +159,10 @@ size_t ElementSize(TfLiteType type) {
 
 // ---------------------------------------------------------------- edgeml_runner_t
 int Load(void*, const uint8_t* model, size_t n, char* err, size_t cap) {
-  DropInterpreter();
+  // Abandon, do not destroy, the previous interpreter: the core has already
+  // overwritten its model in the slot, and ~MicroInterpreter() walks the model's
+  // operators. Everything it owns lives in the arena, which is reused below.
+  g.interp = nullptr;
   g.model = nullptr;
   g_profiler.Clear();
   if (!RegisterOps()) {
@@ -230,32 +237,56 @@ float OutputFloat(void*, size_t i) {
 
 size_t ArenaUsed(void*) { return g.interp ? g.interp->arena_used_bytes() : 0; }
 
-// Smallest multiple of 16 bytes in which AllocateTensors and one Invoke succeed.
+bool Works(size_t size) {
+  tflite::MicroInterpreter* interp = MakeInterpreter(size, false);
+  if (interp == nullptr) return false;
+  TfLiteTensor* in = interp->input(0);
+  std::memset(in->data.raw, 0, in->bytes);
+  return interp->Invoke() == kTfLiteOk;
+}
+
+// Smallest multiple of 16 bytes, searched from arena_used_bytes(), in which
+// AllocateTensors and one Invoke succeed: the loaded interpreter's
+// arena_used_bytes() rounded up is tried first (the same plan in a smaller arena
+// makes the same allocations; Prepare's temporary tensors may need a little
+// more), then it gallops up (16, 32, 64... bytes more) to a working size and
+// bisects back down; when the first try works, it steps down (at most 8 x 16 bytes:
+// arena_used_bytes() counts alignment padding the plan may not need) while it
+// still works. Finally the full-size interpreter the core was using is restored.
+// Known upstream issue:
+// TFLM can crash instead of failing cleanly 16 bytes below the need (seen on the
+// host at 90b983c for 2 of 3 models); see firmware/PROTOCOL.md, `arena%`.
 size_t ArenaMin(void*) {
-  if (g.model == nullptr) return 0;
-  size_t hi = g.arena_size / kAlign;  // known good (the loaded interpreter), in 16-byte units
-  size_t lo = 0;                      // known bad
-  const size_t used = g.interp ? g.interp->arena_used_bytes() : 0;
-  // The smallest arena is about arena_used_bytes() (same plan, same allocations):
-  // start below half of it, well away from the tiny arenas in which some TFLM
-  // kernels misbehave instead of failing cleanly.
-  lo = used / 2 / kAlign;
-  while (hi - lo > 1) {
-    size_t mid = lo + (hi - lo) / 2;
-    tflite::MicroInterpreter* interp = MakeInterpreter(mid * kAlign, false);
-    bool ok = false;
-    if (interp != nullptr) {
-      TfLiteTensor* in = interp->input(0);
-      std::memset(in->data.raw, 0, in->bytes);
-      ok = interp->Invoke() == kTfLiteOk;
+  if (g.model == nullptr || g.interp == nullptr) return 0;
+  const size_t full = g.arena_size / kAlign;  // known good, in 16-byte units
+  size_t lo = (g.interp->arena_used_bytes() + kAlign - 1) / kAlign;
+  size_t hi = full;
+  if (lo > full) lo = full;
+  size_t first = lo;
+  if (Works(lo * kAlign)) {
+    hi = lo;
+  } else {
+    size_t step = 1;
+    while (lo + step < full && !Works((lo + step) * kAlign)) {
+      lo += step;
+      step *= 2;
     }
-    if (ok) {
-      hi = mid;
-    } else {
-      lo = mid;
+    hi = lo + step < full ? lo + step : full;
+    while (hi - lo > 1) {  // lo fails, hi works
+      const size_t mid = lo + (hi - lo) / 2;
+      if (Works(mid * kAlign)) {
+        hi = mid;
+      } else {
+        lo = mid;
+      }
     }
   }
-  // restore the full-size interpreter the core was using
+  // arena_used_bytes() includes alignment padding the plan may not need: step down
+  // a little while it still works
+  for (int i = 0; i < 8 && hi == first && hi > 1 && Works((hi - 1) * kAlign); ++i) {
+    hi -= 1;
+    first = hi;
+  }
   if (MakeInterpreter(g.arena_size, true) == nullptr) return 0;
   g_profiler.Clear();
   return hi * kAlign;
