@@ -7,6 +7,7 @@ extern void __libc_init_array(void);
 extern int main(void);
 void Reset_Handler(void);
 void mps2_timer0_irq(void);
+void mps2_fault(void);
 
 static void default_handler(void) {
   for (;;) {
@@ -20,10 +21,10 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[16 + 9])(
     (void (*)(void))(&_estack), /* initial stack pointer */
     Reset_Handler,
     default_handler, /* NMI */
-    default_handler, /* HardFault */
-    default_handler, /* MemManage */
-    default_handler, /* BusFault */
-    default_handler, /* UsageFault */
+    mps2_fault,      /* HardFault */
+    mps2_fault,      /* MemManage */
+    mps2_fault,      /* BusFault */
+    mps2_fault,      /* UsageFault */
     0, 0, 0, 0,
     default_handler, /* SVCall */
     default_handler, /* DebugMonitor */
