@@ -28,7 +28,7 @@ from .estimate import Limits
 from .targets import Target, load_target
 
 __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_run_dir",
-           "RUN_FILE"]
+           "RUN_FILE", "write_report"]
 
 Event = Callable[[str, dict[str, Any]], None]
 RUN_FILE = "run.json"
@@ -386,9 +386,18 @@ def _record_compression(best: dict[str, Any], result: Any, run_dir: Path) -> dic
 def _markdown(report: dict[str, Any]) -> str:
     from .export import render_markdown
     from .export.compress_report import render_compression_markdown
+    from .hil.bench import render_bench_markdown
 
     return render_markdown(report) + render_compression_markdown(
-        (report.get("chosen") or {}).get("compression"))
+        (report.get("chosen") or {}).get("compression")) + render_bench_markdown(
+        report.get("bench"))
+
+
+def write_report(run_dir: str | Path, report: dict[str, Any]) -> None:
+    """Rewrite a finished run's ``report.md`` and ``report.json`` (written last)."""
+    run_dir = Path(run_dir)
+    atomic_write(run_dir / "report.md", _markdown(report))
+    dump_json(run_dir / "report.json", report)
 
 
 def _run_path(run_dir: Path, recorded: str, out: str | None) -> Path:
