@@ -1,0 +1,282 @@
+"""``edgeml search``: search the best int8 model that fits a target, and ``--resume`` a run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .. import __version__
+from ..errors import EdgeMLError
+from ._common import KB, console, kb_limit, print_rows
+from .compress import compression_line
+
+_SEARCH_DEFAULTS = {"target": "esp32", "label": "label", "trials": 10, "epochs": 30, "seed": 0,
+                    "strategy": "random", "objective": "accuracy", "accuracy_tolerance": 0.02}
+# Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
+_RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
+                 "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
+                 "prune", "structured", "qat", "max_int8_drop")
+
+class _SearchConsole:
+    """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
+    feasible int8 accuracy so far, ETA), plain lines otherwise, nothing when quiet."""
+
+    def __init__(self, *, quiet: bool, total: int) -> None:
+        self.err = console(stderr=True)
+        self.quiet = quiet
+        self.total = total
+        self.tty = self.err.is_terminal and not quiet
+        self.progress: Any = None
+        self.task: Any = None
+        self.used = 0.0
+        self.unit = 1.0
+        self.best: float | None = None
+        self.run_dir = ""
+
+    def __enter__(self) -> _SearchConsole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def line(self, text: str, style: str | None = None) -> None:
+        if self.quiet:
+            return
+        (self.progress.console if self.progress is not None else self.err).print(
+            text, style=style, markup=False)
+
+    def _bar(self) -> None:
+        if not self.tty or self.progress is not None:
+            return
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("best feasible int8 acc: {task.fields[best]}"),
+                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                 console=self.err, transient=True)
+        self.task = self.progress.add_task(self._desc(), total=self.total, best="-")
+        self.progress.start()
+
+    def _desc(self, phase: str = "") -> str:
+        i = min(int(self.used) + 1, self.total)
+        return f"trial {i}/{self.total}" + (f" {phase}" if phase else "")
+
+    def _update(self, completed: float, phase: str = "") -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=min(completed, self.total),
+                                 description=self._desc(phase),
+                                 best="-" if self.best is None else f"{self.best:.3f}")
+
+    def __call__(self, kind: str, rec: dict[str, Any]) -> None:
+        if kind == "data":
+            self.line(f"data: {rec['name']} ({rec['kind']} {tuple(rec['input_shape'])}, "
+                      f"{len(rec['classes'])} classes, {rec['train']}/{rec['val']}/{rec['test']} "
+                      "train/val/test)")
+        elif kind == "start":
+            self.run_dir = rec.get("run_dir", "")
+            if rec.get("stored"):
+                self.line(f"resuming: {rec['stored']} finished trial(s) on disk are not run again")
+            self._bar()
+        elif kind == "smallest":
+            fits = rec.get("feasible")
+            self.line("  smallest candidate of the space: "
+                      + ("fits" if fits else "; ".join(rec.get("broken", []))
+                         or str(rec.get("error"))), style=None if fits else "yellow")
+        elif kind == "infeasible":
+            self.line(f"  candidate {rec['trial_id']}: rejected before training: "
+                      f"{'; '.join(rec['broken'])}", style="yellow")
+        elif kind == "failed":
+            self.line(f"  candidate {rec['trial_id']}: could not be checked: {rec.get('error')}",
+                      style="red")
+        elif kind == "train":
+            self.used = float(rec.get("budget_used", self.used))
+            self.unit = float(rec.get("units", 1.0))
+            self._update(self.used, "training")
+        elif kind == "epoch":
+            frac = rec["epoch"] / max(rec["epochs"], 1)
+            self._update(self.used + self.unit * frac, f"epoch {rec['epoch']}/{rec['epochs']}")
+        elif kind in ("trained", "replayed"):
+            e = rec.get("costs") or rec.get("estimate", {})
+            if rec.get("status") == "trained":
+                ok = "" if rec.get("feasible") else " (does not fit after training)"
+                again = " (finished before, not run again)" if kind == "replayed" else ""
+                self.line(f"  trial {rec['trial_id']}: int8 val acc {rec['int8_val_accuracy']:.3f} "
+                          f"(float {rec['float_val_accuracy']:.3f}), arena "
+                          f"{e.get('arena_bytes', 0) / KB:.1f} KB, model "
+                          f"{e.get('model_bytes', 0) / KB:.1f} KB, "
+                          f"{e.get('latency_ms', 0):.2f} ms{ok}{again}")
+            elif rec.get("stage") == "train":
+                self.line(f"  trial {rec['trial_id']}: failed: {rec.get('error')}", style="red")
+        elif kind == "progress":
+            self.used = float(rec["budget_used"])
+            self.best = rec.get("best")
+            self._update(self.used)
+        elif kind == "final":
+            self._update(self.total, "testing the chosen model")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..estimate import Limits
+    from ..pipeline import SearchConfig, resume_search, run_search
+
+    if args.resume:
+        given = ["--" + k.replace("_", "-") for k in _RUN_SETTINGS if getattr(args, k) is not None]
+        if given:
+            raise EdgeMLError(f"--resume takes the run's settings from {args.resume}/run.json; "
+                              f"drop {', '.join(given)}",
+                              hint="only --trials (to extend the run), --quiet and --json go "
+                                   "with --resume")
+    for key, value in _SEARCH_DEFAULTS.items():
+        if getattr(args, key) is None and not (args.resume and key == "trials"):
+            setattr(args, key, value)
+    quiet = args.quiet or args.json
+    con = _SearchConsole(quiet=quiet, total=args.trials or 0)
+    try:
+        if args.resume:
+            if not quiet:
+                con.err.print(f"edgeml {__version__}: resuming the search in {args.resume}")
+            con.run_dir = args.resume
+            with con:
+                result = _resume_with_total(con, resume_search, args)
+        else:
+            cfg = SearchConfig(target=args.target, data=args.data, label=args.label, out=args.out,
+                               trials=args.trials, epochs=args.epochs, seed=args.seed,
+                               strategy=args.strategy, objective=args.objective,
+                               tolerance=args.accuracy_tolerance, space=args.space,
+                               prune=args.prune, structured=args.structured, qat=bool(args.qat),
+                               max_int8_drop=2.0 if args.max_int8_drop is None
+                               else args.max_int8_drop,
+                               limits=Limits(max_arena_bytes=kb_limit(args.max_ram_kb),
+                                             max_model_bytes=kb_limit(args.max_flash_kb),
+                                             max_latency_ms=args.max_latency_ms))
+            if not quiet:
+                con.err.print(f"edgeml {__version__}: searching for {args.target} "
+                              f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
+                              f"objective {args.objective})")
+            with con:
+                result = run_search(cfg, on_event=con)
+    except KeyboardInterrupt:
+        if con.run_dir:
+            print(f"edgeml: finished trials are saved; resume with: "
+                  f"edgeml search --resume {con.run_dir}", file=sys.stderr)
+        raise
+    rep = result.report
+    best = rep["chosen"]
+    est = best["estimate"]
+    per_target = {name: info["estimate"] for name, info in best.get("targets", {}).items()}
+    if args.json:
+        print(json.dumps({"run_dir": str(result.run_dir), "target": rep["target"]["name"],
+                          "targets": [t["name"] for t in rep.get("targets", [rep["target"]])],
+                          "objective": rep["search"].get("objective", "accuracy"),
+                          "trial_id": best["trial_id"], "hyperparameters": best["hyperparameters"],
+                          "int8_val_accuracy": best.get("int8_val_accuracy"),
+                          "int8_test_accuracy": best["int8_test_accuracy"],
+                          "float_test_accuracy": best["float_test_accuracy"],
+                          "model_bytes": est["model_bytes"], "flash_bytes": est["flash_bytes"],
+                          "arena_bytes": est["arena_bytes"], "ram_bytes": est["ram_bytes"],
+                          "latency_ms": est["latency_ms"], "energy_uj": est["energy_uj"],
+                          "per_target": {n: {k: e[k] for k in ("flash_bytes", "ram_bytes",
+                                                               "latency_ms", "energy_uj")}
+                                         for n, e in per_target.items()},
+                          "trials": {k: rep["search"][k] for k in ("trained", "rejected", "failed")},
+                          "pareto": rep.get("pareto", []),
+                          "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
+        return 0
+    from ..export.report import hp_summary
+
+    names = [t["name"] for t in rep.get("targets", [rep["target"]])]
+    rows = [
+        ("architecture", f"trial {best['trial_id']}: {hp_summary(best['hyperparameters'])}"),
+        ("int8 accuracy (test, TFLM)", f"{best['int8_test_accuracy']:.4f} "
+                                       f"(float {best['float_test_accuracy']:.4f})"),
+        ("flash", f"{est['model_bytes'] / KB:.1f} KB model + {est['code_bytes'] / KB:.0f} KB runtime "
+                  f"= {est['flash_bytes'] / KB:.1f} KB"),
+        ("RAM", f"{est['arena_bytes'] / KB:.1f} KB arena + runtime = {est['ram_bytes'] / KB:.1f} KB"),
+        ("latency (estimate)", f"{est['latency_ms']:.2f} ms, {est['energy_uj']:.0f} uJ/inference"),
+    ]
+    if best.get("compression"):
+        rows.append(("compression", compression_line(best["compression"])))
+    if len(names) > 1:
+        rows.append(("fits", "; ".join(f"{n}: {e['latency_ms']:.2f} ms, {e['energy_uj']:.0f} uJ, "
+                                       f"{e['ram_bytes'] / KB:.1f} KB RAM"
+                                       for n, e in per_target.items())))
+    rows += [
+        ("objective", f"{rep['search'].get('objective', 'accuracy')}; Pareto front: trials "
+                      f"{', '.join(rep.get('pareto', [])) or '-'}"),
+        ("trials", f"{rep['search']['trained']} trained, {rep['search']['rejected']} rejected "
+                   f"before training, {rep['seconds']['total']:.0f} s"),
+        ("files", str(result.run_dir)),
+    ]
+    print_rows(f"edgeml: best model for {', '.join(names)}", rows)
+    return 0
+
+
+def _resume_with_total(con: _SearchConsole, resume: Callable[..., Any],
+                       args: argparse.Namespace) -> Any:
+    """Resume, learning the trial budget (for the bar) from the run's own settings."""
+    def on_event(kind: str, rec: dict[str, Any]) -> None:
+        if kind == "start":
+            con.total = int(rec.get("budget") or con.total)
+        con(kind, rec)
+
+    return resume(args.resume, trials=args.trials, on_event=on_event)
+
+
+def add_parser(sub: Any) -> None:
+    s = sub.add_parser("search", help="search the best int8 model that fits a target",
+                       description="Search architectures and hyperparameters for a target board. "
+                                   "Only candidates inside the target's flash, RAM, operator and "
+                                   "latency budget are trained; each is scored by the accuracy "
+                                   "of its int8 model in the TFLite Micro interpreter.")
+    s.add_argument("--target", default=None,
+                   help="target name (edgeml targets) or TOML profile; several separated by "
+                        "commas must all fit [default: esp32]")
+    s.add_argument("--data", default=None,
+                   help="CSV (features + label column), NPZ (arrays x, y) or builtin name "
+                        "[default: digits]")
+    s.add_argument("--label", default=None, help="label column of a CSV [default: label]")
+    s.add_argument("--out", default=None, help="run directory [default: edgeml-runs/<time>-<target>]")
+    s.add_argument("--trials", type=int, default=None,
+                   help="trained trials; candidates that do not fit are not counted [default: 10]")
+    s.add_argument("--epochs", type=int, default=None, help="max epochs per trial [default: 30]")
+    s.add_argument("--seed", type=int, default=None,
+                   help="random seed; the same seed draws the same candidates [default: 0]")
+    s.add_argument("--strategy", choices=["random", "bayesian", "hyperband"], default=None,
+                   help="keras-tuner oracle [default: random]")
+    s.add_argument("--objective", choices=["accuracy", "latency", "energy", "size"], default=None,
+                   help="what to optimise within the limits; latency, energy and size take the "
+                        "cheapest model within --accuracy-tolerance of the best [default: accuracy]")
+    s.add_argument("--accuracy-tolerance", type=float, default=None,
+                   help="accuracy the latency/energy/size objectives may give up [default: 0.02]")
+    s.add_argument("--space", default=None,
+                   help="Python file with build(hp) returning a tf_keras model [default: built-in "
+                        "space for the input kind]")
+    s.add_argument("--resume", default=None, metavar="DIR",
+                   help="finish an interrupted run from its directory (finished trials are kept)")
+    s.add_argument("--max-ram-kb", type=float, default=None, help="cap on the tensor arena (KB)")
+    s.add_argument("--max-flash-kb", type=float, default=None, help="cap on the model's bytes (KB)")
+    s.add_argument("--max-latency-ms", type=float, default=None, help="cap on estimated latency (ms)")
+    s.add_argument("--prune", type=float, default=None, metavar="S",
+                   help="compress the chosen model: magnitude-prune its kernels to sparsity S")
+    s.add_argument("--structured", type=float, default=None, metavar="S",
+                   help="compress the chosen model: remove a fraction S of its channels")
+    s.add_argument("--qat", action="store_true", default=None,
+                   help="compress the chosen model: quantization-aware training (kept when it "
+                        "beats post-training quantization)")
+    s.add_argument("--max-int8-drop", type=float, default=None, metavar="P",
+                   help="with compression: fail when int8 accuracy is more than P points below "
+                        "float [default: 2]")
+    s.add_argument("--quiet", action="store_true", help="print only the final summary")
+    s.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    s.set_defaults(func=run)
