@@ -386,11 +386,11 @@ def _record_compression(best: dict[str, Any], result: Any, run_dir: Path) -> dic
 def _markdown(report: dict[str, Any]) -> str:
     from .export import render_markdown
     from .export.compress_report import render_compression_markdown
-    from .hil.bench import render_bench_markdown
+    from .hil.bench import render_bench_markdown, render_finalists_markdown
 
     return render_markdown(report) + render_compression_markdown(
         (report.get("chosen") or {}).get("compression")) + render_bench_markdown(
-        report.get("bench"))
+        report.get("bench")) + render_finalists_markdown(report.get("bench_finalists"))
 
 
 def write_report(run_dir: str | Path, report: dict[str, Any]) -> None:

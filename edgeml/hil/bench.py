@@ -437,3 +437,63 @@ def check_regression(cmp: dict[str, Any]) -> None:
                               f"{cmp['latency_ms']:.3f} ms; threshold "
                               f"{cmp['threshold_pct']:.0f}%)",
                               hint="find the change that slowed the model, or save a new baseline")
+
+
+# --------------------------------------------------------------------------- search finalists
+def bench_finalists(client: DutClient, run_dir: str | Path, *, options: BenchOptions | None = None,
+                    on_event: Event | None = None) -> list[dict[str, Any]]:
+    """Bench every Pareto trial of a finished run on the board (its test inputs), and
+    record measured next to estimated latency in the run's report (``bench_finalists``)."""
+    from ..estimate import read_graph
+    from ..pipeline import _run_path, write_report
+    from ..targets import load_target
+
+    run = Path(run_dir)
+    report = json.loads((run / "report.json").read_text())
+    conf = {}
+    if (run / "run.json").exists():
+        conf = json.loads((run / "run.json").read_text()).get("config", {})
+    target = load_target(report["target"]["name"])
+    opts = (options or BenchOptions()).validate()
+    emit = on_event or (lambda kind, rec: None)
+    rows = []
+    pareto = set(report.get("pareto") or [])
+    for rec in report.get("trials", []):
+        if rec.get("trial_id") not in pareto or not rec.get("tflite"):
+            continue
+        path = _run_path(run, rec["tflite"], conf.get("out"))
+        model = path.read_bytes()
+        x, y, _ = run_inputs(run, read_graph(model), opts.samples)
+        emit("finalist", {"trial_id": rec["trial_id"]})
+        res = bench_model(client, model, target=target, inputs=x, labels=y, options=opts,
+                          on_event=on_event)
+        est_ms = float((rec.get("estimate") or {}).get("latency_ms") or
+                       res.estimate.get("latency_ms") or 0.0)
+        rows.append({"trial_id": rec["trial_id"], "chosen": bool(rec.get("chosen")),
+                     "int8_val_accuracy": rec.get("int8_val_accuracy"),
+                     "estimated_ms": est_ms, "measured_ms": res.latency_ms,
+                     "error_pct": ((est_ms - res.latency_ms) / res.latency_ms * 100.0
+                                   if res.latency_ms else None),
+                     "spread_ms": res.latency_spread_ms, "outputs_match": res.outputs_match,
+                     "arena_bytes": res.arena_bytes, "timing": res.timing,
+                     "board": res.board, "accuracy_on_board": res.accuracy})
+    report["bench_finalists"] = rows
+    write_report(run, report)
+    return rows
+
+
+def render_finalists_markdown(rows: list[dict[str, Any]] | None) -> str:
+    if not rows:
+        return ""
+    timing = rows[0].get("timing")
+    lines = ["", f"## Pareto finalists measured on the board ({rows[0].get('board')}, "
+                 f"timing: {timing})", "",
+             "| trial | estimated ms | measured ms | estimate error | outputs match | arena |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        err = r.get("error_pct")
+        lines.append(f"| {r['trial_id']}{' (chosen)' if r.get('chosen') else ''} | "
+                     f"{r['estimated_ms']:.3f} | {_fmt(r.get('measured_ms'))} | "
+                     f"{'-' if err is None else f'{err:+.1f}%'} | {r.get('outputs_match')} | "
+                     f"{r.get('arena_bytes') or '-'} |")
+    return "\n".join(lines) + "\n"

@@ -46,7 +46,12 @@ def firmware_common_dir() -> Path:
     env = os.environ.get("EDGEML_FIRMWARE_DIR")
     if env:
         return Path(env) / "common"
-    return Path(__file__).resolve().parents[2] / "firmware" / "common"
+    pkg = Path(__file__).resolve().parents[1]
+    for root in (pkg / "_firmware", pkg.parent / "firmware"):
+        if (root / "common").is_dir():
+            return root / "common"
+    raise HILError("the firmware sources (firmware/common) are not installed",
+                   hint="reinstall edgeml, or set EDGEML_FIRMWARE_DIR to a firmware/ folder")
 
 
 def _sources(src: Path) -> list[Path]:
