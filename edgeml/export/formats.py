@@ -15,6 +15,8 @@ Layout (``name`` = ``model`` unless given):
 * ``esp-idf``: ``OUT/edgeml_model/`` (``CMakeLists.txt``, ``idf_component.yml``, C files)
 * ``arduino``: ``OUT/edgeml_model/`` (``library.properties``, ``src/`` with the C files)
 * ``zephyr``:  ``OUT/edgeml_model/`` (``zephyr/module.yml``, ``CMakeLists.txt``, ``Kconfig``, C files)
+* ``firmware``: ``OUT/edgeml_bench_<board>/``: a PlatformIO project of the bench firmware
+  (``firmware/``) for the target's board, booting with the model (``export/firmware.py``)
 
 With another ``name`` (e.g. ``kws``) the C files are ``kws_data.cc/.h`` and
 ``kws_op_resolver.h`` and the symbols are prefixed (``g_kws``, ``RegisterKwsOps``),
@@ -38,7 +40,7 @@ from .op_resolver import render_op_resolver, resolver_methods, resolver_symbols
 __all__ = ["FORMATS", "ModelArtifact", "ExportResult", "load_artifact", "export_model",
            "render_files", "c_file_names", "write_c_files"]
 
-FORMATS = ("tflite", "c", "esp-idf", "arduino", "zephyr")
+FORMATS = ("tflite", "c", "esp-idf", "arduino", "zephyr", "firmware")
 TFLM_IDF_COMPONENT = "espressif/esp-tflite-micro"
 TFLM_IDF_VERSION = "^1.3.0"
 
@@ -298,6 +300,11 @@ def render_files(art: ModelArtifact, fmt: str, *, name: str = "model") -> tuple[
         return None, {f"{name}.tflite": art.model}
     if fmt == "c":
         return None, _c_files(art, name)
+    if fmt == "firmware":
+        from .firmware import board_for, render_firmware_project
+
+        return f"edgeml_bench_{board_for(art.target or '').target}", \
+            render_firmware_project(art, name=name)
     package = f"edgeml_{name}"
     if fmt == "esp-idf":
         return package, _esp_idf(art, name)

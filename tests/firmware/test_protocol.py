@@ -186,3 +186,14 @@ def test_results_format_random(core_lib, rng):
                           + [rng.standard_normal(500).astype(np.float32) * 10])
     for v in vals:
         assert d.fmt(float(v)) == f"{float(v):.3f}"
+
+
+def test_invoke_failure_is_reported_and_leaves_no_results(driver):
+    # the test double fails from its 5000th invoke on
+    r = session(driver, model_load(ECHO4) + b"db load 4%db 01020304%infer 4000 0%results%"
+                b"infer 2000 0%results%name%")[1:]
+    assert r[4][-3:] == ["m-infer-done", "m-results-[0.008,0.016,0.023,0.031]", "m-ready"]
+    assert r[6] == ["m-warmup-start-0", "m-warmup-done", "m-infer-start-2000",
+                    "e-[Invoke failed]", "m-ready"]
+    assert r[7] == ["e-[No results: run infer N W first]", "m-ready"]
+    assert r[8] == ["m-name-dut-[stream-driver]", "m-ready"]
