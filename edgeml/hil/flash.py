@@ -9,9 +9,10 @@ Three tools, run as subprocesses with a timeout:
   J-Link): an ``.elf``, ``.hex`` or ``.bin``; the probe is picked by its unique
   id (``probe``) when several are plugged in; STM32 targets not built into pyOCD
   need their pack once (``pyocd pack install stm32l4r5zi``);
-- PlatformIO (``pio run -t upload -e ENV``) on a port project, for users who
-  build the firmware with it (it builds, then uploads with the board's own
-  uploader, e.g. bossac for the Nano 33 BLE).
+- PlatformIO (``pio run -t upload -e BOARD``) on the bench firmware's project
+  (``firmware/ports/platformio``, one environment per board, or a project
+  ``edgeml export --format firmware`` wrote): it builds, then uploads with the
+  board's own uploader (e.g. bossac for the Nano 33 BLE).
 
 Images cannot be built here (the ports get TFLite Micro from their platform's
 package manager); ``flash`` writes a given image, or runs PlatformIO's upload.
@@ -29,35 +30,36 @@ from pathlib import Path
 
 from ..errors import HILError
 
-__all__ = ["Board", "BOARDS", "flash_command", "flash", "FlashResult", "tool_command"]
+__all__ = ["Flasher", "FLASHERS", "BOARDS", "flash_command", "flash", "FlashResult",
+           "tool_command"]
 
 INSTALL_HINT = "pip install 'edgeml[hil]'"
 
 
 @dataclass(frozen=True)
-class Board:
-    name: str
+class Flasher:
+    """How a bench-firmware board (``edgeml.export.firmware.BOARDS``) is flashed."""
+
     tool: str                # default tool: esptool | pyocd | pio
     chip: str                # esptool --chip, or pyOCD's target type
-    pio_env: str             # PlatformIO environment of the bench firmware's port
-    description: str
+    note: str
     address: int = 0x0       # esptool: where a merged image goes
-    pack: str = ""           # pyOCD: the pack that holds the target, if not built in
 
 
-BOARDS: dict[str, Board] = {b.name: b for b in (
-    Board("esp32", "esptool", "esp32", "esp32dev", "ESP32-DevKitC"),
-    Board("esp32s3", "esptool", "esp32s3", "esp32-s3-devkitc-1", "ESP32-S3-DevKitC-1"),
-    Board("esp32c3", "esptool", "esp32c3", "esp32-c3-devkitm-1", "ESP32-C3-DevKitM-1"),
-    Board("nrf52840", "pio", "nrf52840", "nano33ble", "Arduino Nano 33 BLE (bossac via PlatformIO; "
-          "pyocd with an external SWD probe)"),
-    Board("stm32l4r5", "pyocd", "stm32l4r5zitx", "nucleo_l4r5zi", "NUCLEO-L4R5ZI (on-board ST-Link)",
-          pack="stm32l4r5zi"),
-    Board("stm32f746", "pyocd", "stm32f746nghx", "disco_f746ng",
-          "32F746G-DISCOVERY (on-board ST-Link)", pack="stm32f746ng"),
-    Board("rp2040", "pyocd", "rp2040", "pico", "Raspberry Pi Pico (SWD probe, e.g. a second Pico "
-          "as debugprobe)"),
-)}
+FLASHERS: dict[str, Flasher] = {
+    "esp32": Flasher("esptool", "esp32", "ESP32-DevKitC, USB-serial"),
+    "esp32s3": Flasher("esptool", "esp32s3", "ESP32-S3-DevKitC-1, USB-serial"),
+    "esp32c3": Flasher("esptool", "esp32c3", "ESP32-C3-DevKitM-1, USB-serial"),
+    "nrf52840": Flasher("pio", "nrf52840", "Nano 33 BLE: bossac through PlatformIO (pyocd needs "
+                                           "an external SWD probe)"),
+    "stm32l4r5": Flasher("pyocd", "stm32l4r5zitx", "NUCLEO-L4R5ZI, on-board ST-Link "
+                                                   "(pyocd pack install stm32l4r5zi)"),
+    "stm32f746": Flasher("pyocd", "stm32f746nghx", "32F746G-DISCOVERY, on-board ST-Link "
+                                                   "(pyocd pack install stm32f746ng)"),
+    "rp2040": Flasher("pyocd", "rp2040", "Raspberry Pi Pico through an SWD probe "
+                                         "(e.g. a second Pico as debugprobe)"),
+}
+BOARDS = FLASHERS
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,12 @@ def tool_command(tool: str) -> list[str]:
     raise HILError(f"unknown flashing tool {tool!r}", hint="use esptool, pyocd or pio")
 
 
-def get_board(name: str) -> Board:
-    if name not in BOARDS:
-        raise HILError(f"unknown board {name!r}", hint=f"boards: {', '.join(BOARDS)}")
-    return BOARDS[name]
+def get_board(name: str) -> Flasher:
+    from ..export.firmware import BOARDS as FIRMWARE_BOARDS
+
+    if name not in FLASHERS or name not in FIRMWARE_BOARDS:
+        raise HILError(f"unknown board {name!r}", hint=f"boards: {', '.join(FLASHERS)}")
+    return FLASHERS[name]
 
 
 def flash_command(board: str, *, port: str | None = None, image: str | Path | None = None,
@@ -127,7 +131,7 @@ def flash_command(board: str, *, port: str | None = None, image: str | Path | No
         return cmd + [str(img)]
     if tool == "pio":
         proj = Path(project) if project else _default_pio_project()
-        cmd = [*tool_command("pio"), "run", "-d", str(proj), "-e", env or b.pio_env, "-t", "upload"]
+        cmd = [*tool_command("pio"), "run", "-d", str(proj), "-e", env or board, "-t", "upload"]
         if port:
             cmd += ["--upload-port", str(port)]
         return cmd
@@ -146,14 +150,10 @@ def _image(image: str | Path | None) -> Path:
 
 
 def _default_pio_project() -> Path:
-    from .virtual import firmware_common_dir
+    """The bench firmware's PlatformIO project (one environment per board)."""
+    from ..export.firmware import firmware_dir
 
-    root = firmware_common_dir().parent
-    for name in ("platformio", "ports/platformio"):
-        if (root / name / "platformio.ini").is_file():
-            return root / name
-    raise HILError("no PlatformIO project given",
-                   hint="pass --project DIR (a folder with platformio.ini)")
+    return firmware_dir() / "ports" / "platformio"
 
 
 _HINTS = {

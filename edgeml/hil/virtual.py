@@ -43,15 +43,9 @@ GARBAGE = b"\x00\xff\x13 boot noise \xfe\r\n\x07x"
 
 def firmware_common_dir() -> Path:
     """``firmware/common`` of this checkout, or the copy shipped in the wheel."""
-    env = os.environ.get("EDGEML_FIRMWARE_DIR")
-    if env:
-        return Path(env) / "common"
-    pkg = Path(__file__).resolve().parents[1]
-    for root in (pkg / "_firmware", pkg.parent / "firmware"):
-        if (root / "common").is_dir():
-            return root / "common"
-    raise HILError("the firmware sources (firmware/common) are not installed",
-                   hint="reinstall edgeml, or set EDGEML_FIRMWARE_DIR to a firmware/ folder")
+    from ..export.firmware import firmware_dir
+
+    return firmware_dir() / "common"
 
 
 def _sources(src: Path) -> list[Path]:

@@ -55,7 +55,7 @@ def test_pyocd_accepts_the_command(board, image):
 @pytest.mark.skipif(shutil.which("pio") is None, reason="PlatformIO not installed")
 def test_platformio_accepts_the_command(tmp_path):
     cmd = flash_command("nrf52840", port="/dev/nonexistent-edgeml", project=tmp_path)
-    assert cmd[1:] == ["run", "-d", str(tmp_path), "-e", "nano33ble", "-t", "upload",
+    assert cmd[1:] == ["run", "-d", str(tmp_path), "-e", "nrf52840", "-t", "upload",
                        "--upload-port", "/dev/nonexistent-edgeml"]
     out = _run(cmd)
     assert not any(u in out for u in USAGE), out
