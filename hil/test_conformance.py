@@ -21,6 +21,8 @@ def test_profile_and_timestamps(hil):
 
 
 def test_overlong_command_is_refused_and_the_board_stays_usable(hil):
+    if hil.client.extension() is None:
+        pytest.skip("base-only MLPerf Tiny DUT: its firmware decides how to refuse")
     r = hil.client.command("x" * 100)
     assert r.lines == ("e-[Command too long]",)
     assert hil.client.name()
@@ -50,7 +52,8 @@ def test_corrupted_model_is_refused_by_its_checksum(hil):
 
 
 def test_input_of_the_wrong_size_is_refused(hil):
-    if hil.client.extension() is not None:
-        hil.client.load_model(hil.model)
+    if hil.client.extension() is None:
+        pytest.skip("base-only MLPerf Tiny DUT: input sizes are its firmware's business")
+    hil.client.load_model(hil.model)
     r = hil.client.command("db load 3")
     assert r.errors and not r.has("m-[Expecting")

@@ -193,7 +193,7 @@ def bench_model(client: DutClient, model: bytes, *, target: Any = None,
     arena_used = arena_min = None
     if ext is not None:
         crc = crc32_hex(model)
-        if ext.info.get("model") == f"edgeml-{crc}":
+        if client.profile() == f"edgeml-{crc}":  # asked now: the extension's info is cached
             model_id = f"edgeml-{crc}"
         else:
             emit("load", {"bytes": len(model)})

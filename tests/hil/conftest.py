@@ -73,13 +73,19 @@ def _search_conftest():
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
+def mlp_space_file(tmp_path_factory) -> Path:
+    """The search tests' small MLP space for digits, as a --space file."""
+    path = tmp_path_factory.mktemp("space") / "mlp_space.py"
+    path.write_text(_search_conftest().MLP_SPACE)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, mlp_space_file):
     """A real 2-trial search on digits with the search tests' small MLP space (esp32)."""
     from edgeml.pipeline import SearchConfig, run_search
 
     tmp = tmp_path_factory.mktemp("hilrun")
-    space = tmp / "mlp_space.py"
-    space.write_text(_search_conftest().MLP_SPACE)
     cfg = SearchConfig(target="esp32", trials=2, epochs=2, seed=0, out=str(tmp / "run"),
-                       space=str(space))
+                       space=str(mlp_space_file))
     return run_search(cfg).run_dir

@@ -112,3 +112,22 @@ def test_bench_a_search_run_end_to_end(tiny_run, board, client_of, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["outputs_match"] and out["accuracy"] is not None
     assert (tiny_run / "bench" / "bench.json").is_file()
+
+
+@pytest.mark.slow
+def test_search_with_port_measures_the_pareto_finalists(board, tmp_path, capsys,
+                                                        mlp_space_file):
+    from edgeml.targets import load_target
+
+    space = mlp_space_file
+    vb = board(target=load_target("esp32"))
+    assert main(["search", "--target", "esp32", "--space", str(space), "--trials", "1",
+                 "--epochs", "1", "--out", str(tmp_path / "run"), "--port", vb.path,
+                 "--window-s", "0.05", "--windows", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = out["bench_finalists"]
+    assert [r["trial_id"] for r in rows] == out["pareto"]
+    for r in rows:
+        assert r["timing"] == "simulated" and r["outputs_match"]
+        assert r["measured_ms"] == pytest.approx(r["estimated_ms"], rel=1e-3)
+    assert "Pareto finalists measured on the board" in (tmp_path / "run" / "report.md").read_text()
