@@ -92,9 +92,9 @@ def train(ds: Any, seed: int, lr: float, max_epochs: int, width: float) -> tuple
 
 def run(name: str, *, seed: int, structured: float, epochs: int, lr: float,
         max_epochs: int, target: str, width: float) -> dict[str, Any]:
-    from edgeml.compress import CompressOptions, compress_model, to_int8_tflite
-    from edgeml.compress.ptq import representative_sample
+    from edgeml.compress import CompressOptions, compress_model
     from edgeml.targets import load_target
+    from edgeml.tflite.int8 import representative_sample, to_int8_tflite
 
     t0 = time.perf_counter()
     ds = load(name, seed)

@@ -31,9 +31,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def published_points() -> list[dict]:
     from edgeml.estimate import estimate_graph, zoo
-    from edgeml.estimate.graph import read_graph
     from edgeml.estimate.measurements import read_measurements
     from edgeml.targets import load_target
+    from edgeml.tflite.graph import read_graph
 
     path = Path(zoo.__file__).with_name("published_latency.json")
     rows = []
@@ -54,10 +54,10 @@ def published_points() -> list[dict]:
 
 def leave_one_out_stm32() -> list[dict]:
     from edgeml.estimate import zoo
-    from edgeml.estimate.graph import read_graph
     from edgeml.estimate.latency import Measurement, calibrate, predict_ms
     from edgeml.estimate.prior import load_prior
     from edgeml.targets import load_target
+    from edgeml.tflite.graph import read_graph
 
     t = load_target("stm32l4r5")
     pts = {"kws_ds_cnn": 181.9, "ad_fc_autoencoder": 10.05}
@@ -116,7 +116,7 @@ def profile_timing() -> dict:
 def arena_table() -> list[dict]:
     from edgeml.estimate import zoo
     from edgeml.estimate.arena import analytic_arena, measure_arena
-    from edgeml.estimate.graph import read_graph
+    from edgeml.tflite.graph import read_graph
 
     rows = []
     for kind, names in (("corpus", zoo.corpus_names()), ("reference", list(zoo.REFERENCE_MODELS))):

@@ -30,10 +30,11 @@ def main() -> int:
     args = ap.parse_args()
 
     from edgeml.estimate import zoo
-    from edgeml.estimate.graph import read_graph
     from edgeml.estimate.latency import Measurement, calibrate, predict_ms
-    from edgeml.estimate.prior import PRIOR_PATH, prior_to_toml, single_op_names, time_model
+    from edgeml.estimate.prior import PRIOR_PATH, prior_to_toml, time_model
+    from edgeml.estimate.zoo import single_op_names
     from edgeml.targets import LatencyModel, OpCost
+    from edgeml.tflite.graph import read_graph
 
     t0 = time.perf_counter()
     items = [("corpus", n) for n in zoo.corpus_names()]

@@ -67,11 +67,10 @@ def plain_keras_tuner(ds: Any, *, trials: int, epochs: int, seed: int, limits: A
 
     from edgeml._tf import keras as _keras
     from edgeml._tf import set_seed
-    from edgeml.compress import representative_sample, to_int8_tflite
     from edgeml.estimate import estimate_model, feasible, violations
     from edgeml.search import build_space
-    from edgeml.search.evaluate import evaluate_int8
     from edgeml.search.tuner import oracle_seed
+    from edgeml.tflite.int8 import evaluate_int8, representative_sample, to_int8_tflite
 
     keras = _keras()
     space = build_space(ds.kind, ds.input_shape, ds.num_classes)

@@ -21,13 +21,20 @@ __all__ = [
 
 
 class EdgeMLError(Exception):
-    """Base class: a problem the user can fix. ``hint`` says how."""
+    """Base class: a problem the user can fix. ``hint`` says how.
+
+    ``limit`` names the :class:`~edgeml.estimate.Limits` field the problem is about
+    (``max_arena_bytes``), as the message does; a front end (the command line)
+    can say which of its options sets it.
+    """
 
     exit_code = 2
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None,
+                 limit: str | None = None) -> None:
         self.message = message
         self.hint = hint
+        self.limit = limit
         super().__init__(message if not hint else f"{message}; {hint}")
 
 

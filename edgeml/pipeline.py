@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from ._io import atomic_write, dump_json
+from .compress.chain import CompressOptions
 from .data import Dataset, load_dataset
 from .errors import EdgeMLError, ModelError
-from .estimate import Limits
+from .estimate import Limits, check_limits
 from .targets import Target, load_target
 
 __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_run_dir",
@@ -56,7 +57,7 @@ class SearchConfig:
     prune: float | None = None        # compress the chosen model: unstructured sparsity,
     structured: float | None = None   # fraction of channels removed,
     qat: bool = False                 # quantization-aware training,
-    max_int8_drop: float = 2.0        # allowed float -> int8 loss (points)
+    max_int8_drop: float = CompressOptions.max_int8_drop  # allowed float -> int8 loss (points)
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -96,12 +97,7 @@ def _validate(cfg: SearchConfig) -> None:
     if not 0 <= cfg.tolerance < 1:
         raise EdgeMLError(f"--accuracy-tolerance must be in [0, 1) (got {cfg.tolerance})",
                           hint="e.g. 0.02 for two points of accuracy")
-    lim = cfg.limits
-    for flag, value in (("--max-ram-kb", lim.max_arena_bytes), ("--max-flash-kb", lim.max_model_bytes),
-                        ("--max-latency-ms", lim.max_latency_ms)):
-        if value is not None and not value > 0:
-            raise EdgeMLError(f"{flag} must be a positive number (got {value})",
-                              hint=f"omit {flag} to use the target's own limit")
+    check_limits(cfg.limits)
     _compress_options(cfg, {}).validate()
 
 
@@ -233,8 +229,8 @@ def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: 
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
          emit: Event, t_start: float) -> RunResult:
     from .search import EdgeTuner, make_oracle, no_feasible_message
-    from .search.evaluate import evaluate_int8
     from .search.pareto import pareto_front
+    from .tflite.int8 import evaluate_int8
 
     target = targets[0]
     max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)
@@ -330,9 +326,8 @@ def _fit_matrix(records: list[dict[str, Any]], targets: list[Target]) -> dict[st
 
 
 # --------------------------------------------------------------------------- compression
-def _compress_options(cfg: SearchConfig, hp: dict[str, Any], *, epochs: int = 10) -> Any:
-    from .compress.chain import CompressOptions
-
+def _compress_options(cfg: SearchConfig, hp: dict[str, Any], *,
+                      epochs: int = CompressOptions.epochs) -> CompressOptions:
     return CompressOptions(prune=cfg.prune, structured=cfg.structured, qat=bool(cfg.qat),
                            max_int8_drop=float(cfg.max_int8_drop), seed=cfg.seed,
                            epochs=max(1, min(int(cfg.epochs), int(epochs))),
@@ -385,8 +380,8 @@ def _record_compression(best: dict[str, Any], result: Any, run_dir: Path) -> dic
 
 def _markdown(report: dict[str, Any]) -> str:
     from .export import render_markdown
+    from .export.bench_report import render_bench_markdown, render_finalists_markdown
     from .export.compress_report import render_compression_markdown
-    from .hil.bench import render_bench_markdown, render_finalists_markdown
 
     return render_markdown(report) + render_compression_markdown(
         (report.get("chosen") or {}).get("compression")) + render_bench_markdown(
@@ -421,7 +416,8 @@ def _run_path(run_dir: Path, recorded: str, out: str | None) -> Path:
 
 def compress_run(run_dir: str | Path, *, prune: float | None = None,
                  structured: float | None = None, qat: bool = False,
-                 max_int8_drop: float = 2.0, epochs: int = 10, data: str | None = None,
+                 max_int8_drop: float = CompressOptions.max_int8_drop,
+                 epochs: int = CompressOptions.epochs, data: str | None = None,
                  label: str | None = None, on_event: Event | None = None) -> RunResult:
     """Compress the chosen model of a finished run and rewrite the run's artifacts.
 
@@ -430,7 +426,6 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     the ``max_int8_drop`` check.
     """
     from .compress import compress_model
-    from .compress.chain import CompressOptions
     from .estimate import read_graph
     from .export import CModelInfo, write_c_files
     from .search.spaces import load_space_file

@@ -19,6 +19,8 @@ Memory accounting (all in bytes):
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +33,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["Target", "LatencyModel", "OpCost", "load_target", "list_targets", "targets_dir"]
+__all__ = ["Target", "LatencyModel", "OpCost", "load_target", "list_targets", "targets_dir",
+           "read_latency", "latency_toml", "replace_latency", "replace_power"]
 
 KB = 1024
 
@@ -198,17 +201,30 @@ def _cost(d: dict[str, Any], where: str) -> OpCost:
         raise TargetError(f"{where}: cost values must be numbers ({exc})") from exc
 
 
-def _latency(lat: dict[str, Any], path: Path, req: Any, where: str = "latency.") -> LatencyModel:
-    ops_table = lat.get("ops", {})
-    return LatencyModel(
-        ops={op.upper(): _cost(v, f"{path}: {where}ops.{op}") for op, v in ops_table.items()},
-        default=_cost(req(lat, "default", where), f"{path}: {where}default"),
-        invoke_overhead=float(lat.get("invoke_overhead", 0.0)),
-        source=str(lat.get("source", "")),
-        calibrated=bool(lat.get("calibrated", False)),
-        derived_from=str(lat.get("derived_from", "")),
-        calibration=dict(lat.get("calibration", {})),
-    )
+def read_latency(table: dict[str, Any], *, path: str | Path,
+                 where: str = "latency.") -> LatencyModel:
+    """A profile's ``[latency]`` table (or one of its ``variants``) -> :class:`LatencyModel`.
+
+    The one reader of latency tables: target profiles and the measured
+    reference-kernel prior (``edgeml/estimate/reference_prior.toml``) use it.
+    """
+    if "default" not in table:
+        raise TargetError(f"target profile {path} has no '{where}default'",
+                          hint="add it; see targets/esp32.toml for the format")
+    try:
+        return LatencyModel(
+            ops={op.upper(): _cost(v, f"{path}: {where}ops.{op}")
+                 for op, v in table.get("ops", {}).items()},
+            default=_cost(table["default"], f"{path}: {where}default"),
+            invoke_overhead=float(table.get("invoke_overhead", 0.0)),
+            source=str(table.get("source", "")),
+            calibrated=bool(table.get("calibrated", False)),
+            derived_from=str(table.get("derived_from", "")),
+            calibration=dict(table.get("calibration", {})),
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise TargetError(f"target profile {path} has a malformed '{where}' table ({exc})",
+                          hint="numbers must be numbers; see targets/esp32.toml") from exc
 
 
 def _target_from_dict(data: dict[str, Any], path: Path) -> Target:
@@ -223,8 +239,8 @@ def _target_from_dict(data: dict[str, Any], path: Path) -> Target:
     rt = data.get("runtime", {})
     lat = data.get("latency", {})
     power = data.get("power", {})
-    latency = _latency(lat, path, req)
-    variants = {str(k): _latency(v, path, req, where=f"latency.variants.{k}.")
+    latency = read_latency(lat, path=path)
+    variants = {str(k): read_latency(v, path=path, where=f"latency.variants.{k}.")
                 for k, v in lat.get("variants", {}).items()}
     try:
         target = Target(
@@ -260,3 +276,124 @@ def _target_from_dict(data: dict[str, Any], path: Path) -> Target:
         raise TargetError(f"target profile {path} leaves no flash or RAM for the model",
                           hint="check firmware/runtime reservations against chip flash_kb/ram_kb")
     return target
+
+
+# --------------------------------------------------------------------------- writing profiles
+# `edgeml calibrate` rewrites only a profile's [latency] tables (and [power] keys);
+# everything else in the file, comments included, is kept.
+
+
+def toml_number(v: float) -> str:
+    v = float(v)
+    if not math.isfinite(v):
+        raise TargetError(f"cannot write a non-finite coefficient ({v}) to a profile",
+                          hint="check the measurements; a latency of 0 or inf is not usable")
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.6g}"
+
+
+def toml_string(s: str) -> str:
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return toml_number(v)
+    if isinstance(v, str):
+        return toml_string(v)
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        if v and all(isinstance(x, dict) for x in v):
+            return "[\n" + "".join(f"  {_value(x)},\n" for x in v) + "]"
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    raise TargetError(f"cannot write {type(v).__name__} to a profile")
+
+
+def _key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else toml_string(k)
+
+
+def _cost_toml(c: OpCost) -> str:
+    return f"{{ mac = {toml_number(c.mac)}, element = {toml_number(c.element)}, fixed = {toml_number(c.fixed)} }}"
+
+
+def latency_toml(model: LatencyModel, *, table: str = "latency",
+                 comment: str = "") -> str:
+    """TOML for ``model`` as ``[table]``, ``[table.ops]``, ``[table.calibration]``."""
+    lines = [f"[{table}]"]
+    if comment:
+        lines += [f"# {ln}" for ln in comment.splitlines()]
+    lines.append(f"source = {toml_string(model.source)}")
+    lines.append(f"calibrated = {_value(model.calibrated)}")
+    if model.derived_from:
+        lines.append(f"derived_from = {toml_string(model.derived_from)}")
+    lines.append(f"invoke_overhead = {toml_number(model.invoke_overhead)}")
+    lines.append(f"default = {_cost_toml(model.default)}")
+    lines.append("")
+    lines.append(f"[{table}.ops]")
+    for op, c in sorted(model.ops.items()):
+        lines.append(f"{op} = {_cost_toml(c)}")
+    if model.calibration:
+        lines.append("")
+        lines.append(f"[{table}.calibration]")
+        for k, v in model.calibration.items():
+            lines.append(f"{_key(k)} = {_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-\"]+)\s*\]\]?\s*(#.*)?$")
+
+
+def replace_latency(text: str, block: str, *, table: str = "latency") -> str:
+    """``text`` with ``[table]`` and its sub-tables replaced by ``block``.
+
+    The block goes where ``[table]`` was (or at the end); the other tables
+    and their comments are untouched.
+    """
+    out: list[str] = []
+    inserted = False
+    skipping = False
+    for line in text.splitlines():
+        m = _HEADER.match(line)
+        if m:
+            name = m.group(1).strip('"')
+            inside = name == table or name.startswith(table + ".")
+            if inside and not inserted:
+                while out and not out[-1].strip():
+                    out.pop()
+                out.append("")
+                out.extend(block.rstrip("\n").splitlines())
+                out.append("")
+                inserted = True
+            skipping = inside
+            if inside:
+                continue
+        if not skipping:
+            out.append(line)
+    if not inserted:
+        out.append("")
+        out.extend(block.rstrip("\n").splitlines())
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def replace_power(text: str, power: dict[str, Any]) -> str:
+    """``text`` with the ``[power]`` table's keys set to ``power`` (the rest kept)."""
+    lines = text.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == "[power]"), None)
+    if start is None:
+        return text.rstrip("\n") + "\n\n[power]\n" + "".join(
+            f"{k} = {toml_number(v) if isinstance(v, (int, float)) else toml_string(v)}\n" for k, v in power.items())
+    end = next((i for i in range(start + 1, len(lines)) if re.match(r"^\s*\[", lines[i])), len(lines))
+    body = lines[start + 1:end]
+    for key, value in power.items():
+        rendered = f"{key} = {toml_number(value) if isinstance(value, (int, float)) else toml_string(value)}"
+        idx = next((i for i, ln in enumerate(body) if re.match(rf"^\s*{key}\s*=", ln)), None)
+        if idx is None:
+            body.append(rendered)
+        else:
+            body[idx] = rendered
+    return "\n".join(lines[:start + 1] + body + lines[end:]) + "\n"

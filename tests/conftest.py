@@ -41,7 +41,7 @@ def digits_model(digits):
 @pytest.fixture(scope="session")
 def digits_int8(digits, digits_model) -> bytes:
     """The int8 .tflite bytes of ``digits_model``."""
-    from edgeml.compress import representative_sample, to_int8_tflite
+    from edgeml.tflite.int8 import representative_sample, to_int8_tflite
 
     return to_int8_tflite(digits_model, representative_sample(digits.x_train, n=100))
 

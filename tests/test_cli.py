@@ -73,6 +73,40 @@ def test_debug_shows_the_traceback(tmp_path):
     assert proc.returncode != 0 and "Traceback" in proc.stderr
 
 
+def test_every_limit_has_one_option_and_library_words_become_options():
+    from dataclasses import fields
+
+    from edgeml.cli._common import LIMIT_OPTIONS, in_cli_words
+    from edgeml.estimate import Limits
+
+    assert set(LIMIT_OPTIONS) == {f.name for f in fields(Limits)}
+    assert in_cli_words("limit is 1.0 KB (max_arena_bytes, 2 candidates checked); raise "
+                        "max_arena_bytes") == ("limit is 1.0 KB (--max-ram-kb, 2 candidates "
+                                               "checked); raise --max-ram-kb")
+
+
+def test_defaults_are_the_config_objects_own():
+    """The command line leaves unset options to SearchConfig / CompressOptions."""
+    from edgeml.cli import build_parser
+    from edgeml.cli.search import search_defaults
+    from edgeml.compress.chain import CompressOptions
+    from edgeml.pipeline import SearchConfig
+
+    cfg = SearchConfig()
+    assert search_defaults() == {
+        "target": cfg.target, "label": cfg.label, "trials": cfg.trials, "epochs": cfg.epochs,
+        "seed": cfg.seed, "strategy": cfg.strategy, "objective": cfg.objective,
+        "accuracy_tolerance": cfg.tolerance, "max_int8_drop": cfg.max_int8_drop}
+    assert cfg.max_int8_drop == CompressOptions().max_int8_drop
+    parser = build_parser()
+    search = vars(parser.parse_args(["search"]))
+    assert all(search[k] is None for k in search_defaults())
+    compress = parser.parse_args(["compress", "run"])
+    assert compress.max_int8_drop is None and compress.epochs is None
+    text = parser._subparsers._group_actions[0].choices["search"].format_help()
+    assert f"[default: {cfg.trials}]" in text and f"[default: {cfg.epochs}]" in text
+
+
 @pytest.mark.slow
 def test_search_end_to_end_writes_a_deployable_model(tmp_path):
     """A tiny real search on digits: every artifact exists, runs in TFLM and compiles."""
@@ -100,8 +134,8 @@ def test_search_end_to_end_writes_a_deployable_model(tmp_path):
 
     # The model is fully int8 and runs in the real TFLM interpreter.
     from edgeml.data import load_dataset
-    from edgeml.estimate.graph import read_graph
-    from edgeml.estimate.tflm import run_tflm
+    from edgeml.tflite.graph import read_graph
+    from edgeml.tflite.tflm import run_tflm
 
     graph = read_graph(model)
     assert graph.is_int8

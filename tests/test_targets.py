@@ -49,3 +49,31 @@ def test_profile_by_path_and_malformed_profiles(tmp_path):
         load_target(missing)
     with pytest.raises(TargetError, match="does not exist"):
         load_target(tmp_path / "nope.toml")
+
+
+def test_latency_tables_are_written_and_read_back_by_one_reader(tmp_path):
+    from pathlib import Path
+
+    from edgeml.estimate.prior import PRIOR_PATH, load_prior
+    from edgeml.targets import (
+        latency_toml,
+        read_latency,
+        replace_latency,
+        tomllib,  # tomli on Python 3.10
+    )
+
+    stm = load_target("stm32l4r5")
+    text = latency_toml(stm.latency, table="latency")
+    assert read_latency(tomllib.loads(text)["latency"], path="x") == stm.latency
+    # the prior file is a [latency] table read the same way
+    assert load_prior() == read_latency(tomllib.loads(PRIOR_PATH.read_text())["latency"],
+                                        path=PRIOR_PATH)
+    assert load_prior().calibrated
+    # rewriting the table keeps the rest of the profile
+    path = tmp_path / "board.toml"
+    path.write_text(replace_latency(Path(stm.path).read_text(), text).replace(
+        'name = "stm32l4r5"', 'name = "board"'))
+    board = load_target(path)
+    assert board.latency == stm.latency and board.ops == stm.ops
+    with pytest.raises(TargetError, match="has no 'latency.default'"):
+        read_latency({"ops": {}}, path="x")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from .. import __version__
 from ..errors import EdgeMLError
 from . import calibrate, compress, export, hil, profile, search, targets
+from ._common import in_cli_words
 from ._native import NativeStderr
 
 __all__ = ["main", "build_parser"]
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         except EdgeMLError as exc:
             if args.debug:
                 raise
-            print(f"edgeml: error: {exc}", file=sys.stderr)
+            text = in_cli_words(str(exc)) if getattr(exc, "limit", None) else str(exc)
+            print(f"edgeml: error: {text}", file=sys.stderr)
             return exc.exit_code
         except KeyboardInterrupt:
             print("edgeml: interrupted", file=sys.stderr)

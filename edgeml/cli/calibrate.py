@@ -12,7 +12,7 @@ from ._common import console
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..estimate.profiles import calibrate_profile, derive_profile
+    from ..estimate.calibrate import calibrate_profile, derive_profile
     from ..targets import load_target
 
     target = load_target(args.target)

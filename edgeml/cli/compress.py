@@ -40,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
                   "--qat" if args.qat else ""]
         err.print(f"edgeml {__version__}: compressing {args.run_dir} "
                   f"({' '.join(w for w in wanted if w) or 'int8 check only'})")
+    given = {k: getattr(args, k) for k in ("max_int8_drop", "epochs") if getattr(args, k) is not None}
     result = compress_run(args.run_dir, prune=args.prune, structured=args.structured,
-                          qat=args.qat, max_int8_drop=args.max_int8_drop, epochs=args.epochs,
-                          data=args.data, label=args.label, on_event=on_event)
+                          qat=args.qat, data=args.data, label=args.label, on_event=on_event,
+                          **given)
     section = result.report["chosen"]["compression"]
     if args.json:
         print(json.dumps({"run_dir": str(result.run_dir), **section,
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
+    from ..compress.chain import CompressOptions
+
     c = sub.add_parser("compress", help="prune and quantize the chosen model of a finished run",
                        description="Compress a finished run's chosen model: structured pruning "
                                    "(channels removed, fewer MACs), magnitude pruning, and int8 "
@@ -89,11 +92,12 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--qat", action="store_true",
                    help="quantization-aware training (kept only if it beats post-training "
                         "quantization on the validation split)")
-    c.add_argument("--max-int8-drop", type=float, default=2.0, metavar="P",
+    c.add_argument("--max-int8-drop", type=float, default=None, metavar="P",
                    help="fail when the int8 accuracy (TFLM) is more than P points below the "
-                        "float accuracy of the search's model [default: 2]")
-    c.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs per stage "
-                                                          "[default: 10]")
+                        "float accuracy of the search's model "
+                        f"[default: {CompressOptions.max_int8_drop:g}]")
+    c.add_argument("--epochs", type=int, default=None,
+                   help=f"fine-tuning epochs per stage [default: {CompressOptions.epochs}]")
     c.add_argument("--data", default=None, help="the run's data, if it was moved")
     c.add_argument("--label", default=None, help="label column of a CSV given with --data")
     c.add_argument("--quiet", action="store_true", help="print only the final table")

@@ -7,20 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._common import KB, console, kb_limit
+from ._common import KB, add_limit_options, console, in_cli_words, limits_from_args
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..estimate import Limits
-    from ..estimate.profile import profile_model
+    from ..estimate.breakdown import model_breakdown
     from ..targets import load_target
 
     target = load_target(args.target).with_latency(args.kernels or "")
-    rep = profile_model(args.model, target,
-                        limits=Limits(max_arena_bytes=kb_limit(args.max_ram_kb),
-                                      max_model_bytes=kb_limit(args.max_flash_kb),
-                                      max_latency_ms=args.max_latency_ms),
-                        measure=False if args.analytic else None)
+    rep = model_breakdown(args.model, target, limits=limits_from_args(args),
+                          measure=False if args.analytic else None)
     if args.json:
         from .._io import to_jsonable
 
@@ -63,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     totals.add_row("energy", f"{rep['energy_uj']:.1f} uJ per inference at {target.active_power_mw:g} mW")
     totals.add_row("MACs / params", f"{rep['macs']:,} / {rep['params']:,}")
     totals.add_row("fits", "[green]yes[/green]" if rep["fits"] else
-                   "[red]no[/red]: " + "; ".join(rep["broken"]))
+                   "[red]no[/red]: " + "; ".join(in_cli_words(b) for b in rep["broken"]))
     for note in rep["notes"]:
         totals.add_row("note", note)
     con.print(totals)
@@ -81,9 +77,7 @@ def add_parser(sub: Any) -> None:
     pr.add_argument("--kernels", default=None,
                     help="latency variant of the target, e.g. 'reference' for builds without "
                          "optimized kernels [default: the profile's main model]")
-    pr.add_argument("--max-ram-kb", type=float, default=None, help="cap on the tensor arena (KB)")
-    pr.add_argument("--max-flash-kb", type=float, default=None, help="cap on the model's bytes (KB)")
-    pr.add_argument("--max-latency-ms", type=float, default=None, help="cap on latency (ms)")
+    add_limit_options(pr)
     pr.add_argument("--analytic", action="store_true",
                     help="plan the arena analytically instead of measuring it in TFLM")
     pr.add_argument("--json", action="store_true", help="print one JSON object")

@@ -6,15 +6,19 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 from .. import __version__
 from ..errors import EdgeMLError
-from ._common import KB, console, kb_limit, print_rows
+from ._common import KB, add_limit_options, console, in_cli_words, limits_from_args, print_rows
 from .compress import compression_line
 
-_SEARCH_DEFAULTS = {"target": "esp32", "label": "label", "trials": 10, "epochs": 30, "seed": 0,
-                    "strategy": "random", "objective": "accuracy", "accuracy_tolerance": 0.02}
+# option -> SearchConfig field, where the names differ
+_FIELDS = {"accuracy_tolerance": "tolerance"}
+# Options left unset (None) take SearchConfig's default, so --resume can tell which were given.
+_DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "objective",
+              "accuracy_tolerance", "max_int8_drop")
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
@@ -91,11 +95,11 @@ class _SearchConsole:
         elif kind == "smallest":
             fits = rec.get("feasible")
             self.line("  smallest candidate of the space: "
-                      + ("fits" if fits else "; ".join(rec.get("broken", []))
+                      + ("fits" if fits else in_cli_words("; ".join(rec.get("broken", [])))
                          or str(rec.get("error"))), style=None if fits else "yellow")
         elif kind == "infeasible":
             self.line(f"  candidate {rec['trial_id']}: rejected before training: "
-                      f"{'; '.join(rec['broken'])}", style="yellow")
+                      f"{in_cli_words('; '.join(rec['broken']))}", style="yellow")
         elif kind == "failed":
             self.line(f"  candidate {rec['trial_id']}: could not be checked: {rec.get('error')}",
                       style="red")
@@ -126,8 +130,15 @@ class _SearchConsole:
             self._update(self.total, "testing the chosen model")
 
 
+def search_defaults() -> dict[str, Any]:
+    """Option name -> its default, read from :class:`~edgeml.pipeline.SearchConfig`."""
+    from ..pipeline import SearchConfig
+
+    by_field = {f.name: f.default for f in fields(SearchConfig)}
+    return {opt: by_field[_FIELDS.get(opt, opt)] for opt in _DEFAULTED}
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..estimate import Limits
     from ..pipeline import SearchConfig, resume_search, run_search
 
     if args.resume:
@@ -137,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
                               f"drop {', '.join(given)}",
                               hint="only --trials (to extend the run), --quiet and --json go "
                                    "with --resume")
-    for key, value in _SEARCH_DEFAULTS.items():
+    for key, value in search_defaults().items():
         if getattr(args, key) is None and not (args.resume and key == "trials"):
             setattr(args, key, value)
     quiet = args.quiet or args.json
@@ -155,11 +166,7 @@ def run(args: argparse.Namespace) -> int:
                                strategy=args.strategy, objective=args.objective,
                                tolerance=args.accuracy_tolerance, space=args.space,
                                prune=args.prune, structured=args.structured, qat=bool(args.qat),
-                               max_int8_drop=2.0 if args.max_int8_drop is None
-                               else args.max_int8_drop,
-                               limits=Limits(max_arena_bytes=kb_limit(args.max_ram_kb),
-                                             max_model_bytes=kb_limit(args.max_flash_kb),
-                                             max_latency_ms=args.max_latency_ms))
+                               max_int8_drop=args.max_int8_drop, limits=limits_from_args(args))
             if not quiet:
                 con.err.print(f"edgeml {__version__}: searching for {args.target} "
                               f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
@@ -249,6 +256,7 @@ def _resume_with_total(con: _SearchConsole, resume: Callable[..., Any],
 
 
 def add_parser(sub: Any) -> None:
+    d = search_defaults()
     s = sub.add_parser("search", help="search the best int8 model that fits a target",
                        description="Search architectures and hyperparameters for a target board. "
                                    "Only candidates inside the target's flash, RAM, operator and "
@@ -256,32 +264,35 @@ def add_parser(sub: Any) -> None:
                                    "of its int8 model in the TFLite Micro interpreter.")
     s.add_argument("--target", default=None,
                    help="target name (edgeml targets) or TOML profile; several separated by "
-                        "commas must all fit [default: esp32]")
+                        f"commas must all fit [default: {d['target']}]")
     s.add_argument("--data", default=None,
                    help="CSV (features + label column), NPZ (arrays x, y) or builtin name "
                         "[default: digits]")
-    s.add_argument("--label", default=None, help="label column of a CSV [default: label]")
+    s.add_argument("--label", default=None, help=f"label column of a CSV [default: {d['label']}]")
     s.add_argument("--out", default=None, help="run directory [default: edgeml-runs/<time>-<target>]")
     s.add_argument("--trials", type=int, default=None,
-                   help="trained trials; candidates that do not fit are not counted [default: 10]")
-    s.add_argument("--epochs", type=int, default=None, help="max epochs per trial [default: 30]")
+                   help="trained trials; candidates that do not fit are not counted "
+                        f"[default: {d['trials']}]")
+    s.add_argument("--epochs", type=int, default=None,
+                   help=f"max epochs per trial [default: {d['epochs']}]")
     s.add_argument("--seed", type=int, default=None,
-                   help="random seed; the same seed draws the same candidates [default: 0]")
+                   help="random seed; the same seed draws the same candidates "
+                        f"[default: {d['seed']}]")
     s.add_argument("--strategy", choices=["random", "bayesian", "hyperband"], default=None,
-                   help="keras-tuner oracle [default: random]")
+                   help=f"keras-tuner oracle [default: {d['strategy']}]")
     s.add_argument("--objective", choices=["accuracy", "latency", "energy", "size"], default=None,
                    help="what to optimise within the limits; latency, energy and size take the "
-                        "cheapest model within --accuracy-tolerance of the best [default: accuracy]")
+                        "cheapest model within --accuracy-tolerance of the best "
+                        f"[default: {d['objective']}]")
     s.add_argument("--accuracy-tolerance", type=float, default=None,
-                   help="accuracy the latency/energy/size objectives may give up [default: 0.02]")
+                   help="accuracy the latency/energy/size objectives may give up "
+                        f"[default: {d['accuracy_tolerance']:g}]")
     s.add_argument("--space", default=None,
                    help="Python file with build(hp) returning a tf_keras model [default: built-in "
                         "space for the input kind]")
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
-    s.add_argument("--max-ram-kb", type=float, default=None, help="cap on the tensor arena (KB)")
-    s.add_argument("--max-flash-kb", type=float, default=None, help="cap on the model's bytes (KB)")
-    s.add_argument("--max-latency-ms", type=float, default=None, help="cap on estimated latency (ms)")
+    add_limit_options(s)
     s.add_argument("--prune", type=float, default=None, metavar="S",
                    help="compress the chosen model: magnitude-prune its kernels to sparsity S")
     s.add_argument("--structured", type=float, default=None, metavar="S",
@@ -291,7 +302,7 @@ def add_parser(sub: Any) -> None:
                         "beats post-training quantization)")
     s.add_argument("--max-int8-drop", type=float, default=None, metavar="P",
                    help="with compression: fail when int8 accuracy is more than P points below "
-                        "float [default: 2]")
+                        f"float [default: {d['max_int8_drop']:g}]")
     from .hil import add_board_options
 
     add_board_options(s, virtual=False)

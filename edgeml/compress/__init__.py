@@ -1,12 +1,14 @@
-"""Model compression: structured and unstructured pruning, QAT and PTQ int8.
+"""Model compression: structured and unstructured pruning and QAT, each stage
+checked as an int8 model in TFLite Micro.
 
-``to_int8_tflite`` (PTQ) is light and used by the search; the rest load
-tensorflow-model-optimization only when they run.
+The stages load tensorflow-model-optimization only when they run. Post-training
+int8 conversion lives in :mod:`edgeml.tflite.int8` (the search and the estimates
+use it too); its two names stay importable from here.
 """
 
 from __future__ import annotations
 
-from .ptq import representative_sample, to_int8_tflite
+from ..tflite.int8 import representative_sample, to_int8_tflite
 
 __all__ = ["to_int8_tflite", "representative_sample", "CompressOptions", "CompressResult",
            "StageResult", "AccuracyDropError", "compress_model"]

@@ -18,11 +18,10 @@ from typing import Any
 
 from ..errors import EdgeMLError, RuntimeFailure
 from ..estimate import Estimate, estimate_graph, read_graph
-from ..search.evaluate import evaluate_int8
 from ..targets import Target
+from ..tflite.int8 import evaluate_int8, representative_sample, to_int8_tflite
 from ._train import FitSettings, evaluate_float, fine_tune
 from .prune import check_fraction, kernel_sparsity, magnitude_prune, structured_prune
-from .ptq import representative_sample, to_int8_tflite
 from .qat import quantize_aware
 
 __all__ = ["CompressOptions", "StageResult", "CompressResult", "AccuracyDropError",

@@ -69,9 +69,9 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
+from ..tflite.graph import Graph, Op
+from ..tflite.tflm import run_tflm, run_tflm_batch, tflm_available
 from .cache import cache_get, cache_put
-from .graph import Graph, Op
-from .tflm import run_tflm, run_tflm_batch, tflm_available
 
 __all__ = ["ArenaEstimate", "analytic_arena", "measure_arena", "measure_arenas", "plan_head",
            "pointer_adjustment", "arena_estimate", "ALIGN"]

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..targets import LatencyModel, OpCost
-from .graph import Graph
+from ..tflite.graph import Graph
 
 __all__ = ["MAC_OPS", "DENSE_OPS", "LEVELS", "Measurement", "Calibration", "predict_ms",
            "calibrate", "op_features", "scale_model", "total_cycles"]

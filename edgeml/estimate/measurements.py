@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, ModelError
-from .graph import Graph, read_graph
+from ..tflite.graph import Graph, read_graph
 
 __all__ = ["MeasuredRow", "read_measurements", "load_row_model"]
 

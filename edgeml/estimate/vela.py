@@ -112,7 +112,7 @@ def run_vela(model: bytes, *, accelerator_config: str = "ethos-u55-128",
         with open(summaries[0], newline="") as f:
             row = next(csv.DictReader(f))
         opt = optimized.read_bytes()
-    from .graph import read_graph
+    from ..tflite.graph import read_graph
 
     g = read_graph(opt, where="Vela's optimized model")
     cpu_ops = tuple(o.op for o in g.ops if not o.op.upper().startswith("CUSTOM:ETHOS"))

@@ -1,7 +1,7 @@
 """Models with known structure for checking and calibrating the estimates.
 
-Two sets, both built in ``tf_keras`` and converted to full int8 the way the
-search converts its candidates (:func:`edgeml.compress.to_int8_tflite`):
+Three sets, all built in ``tf_keras`` and converted to full int8 the way the
+search converts its candidates (:func:`edgeml.tflite.int8.to_int8_tflite`):
 
 * the **reference models** named in the published latency measurements the
   target profiles are calibrated on (MLPerf Tiny DS-CNN keyword spotting and
@@ -26,7 +26,7 @@ import numpy as np
 from .._tf import keras as _keras
 
 __all__ = ["REFERENCE_MODELS", "reference_model", "corpus_names", "corpus_model", "to_int8",
-           "cached_model"]
+           "single_op_names", "single_op_model", "cached_model"]
 
 # --------------------------------------------------------------------------- reference models
 
@@ -110,6 +110,76 @@ def reference_model(name: str, *, seed: int = 0) -> bytes:
 
     set_seed(seed)
     return to_int8(REFERENCE_MODELS[name](), seed=seed)
+
+
+# --------------------------------------------------------------------------- single operators
+
+
+def _single_ops() -> dict[str, Callable[[Any], Any]]:
+    """name -> builder(keras) of a model with one operator (several sizes each)."""
+    out: dict[str, Callable[[Any], Any]] = {}
+
+    def reg(name: str, shape: tuple[int, ...], layer: Callable[[Any, Any], Any]) -> None:
+        def build(k: Any) -> Any:
+            i = k.Input(shape, name="x")
+            return k.Model(i, layer(k, i))
+        out[name] = build
+
+    for h, c, f, ks, s in ((16, 8, 16, 3, 1), (8, 32, 32, 1, 1), (24, 3, 8, 5, 2),
+                           (12, 16, 8, 3, 2), (20, 4, 24, 3, 1)):
+        reg(f"conv_{h}x{c}_{f}k{ks}s{s}", (h, h, c),
+            lambda k, i, f=f, ks=ks, s=s: k.layers.Conv2D(f, ks, strides=s, padding="same")(i))
+    for h, c, ks, s in ((16, 16, 3, 1), (24, 8, 3, 2), (8, 64, 3, 1), (10, 8, 5, 1)):
+        reg(f"dw_{h}x{c}_k{ks}s{s}", (h, h, c),
+            lambda k, i, ks=ks, s=s: k.layers.DepthwiseConv2D(ks, strides=s, padding="same")(i))
+    for n, u in ((64, 32), (300, 128), (16, 256), (640, 8), (128, 128)):
+        reg(f"fc_{n}_{u}", (n,), lambda k, i, u=u: k.layers.Dense(u)(i))
+    for h, c, p, s in ((16, 16, 2, 2), (8, 32, 8, 8), (24, 4, 3, 2), (32, 8, 2, 1)):
+        reg(f"avgpool_{h}x{c}_p{p}s{s}", (h, h, c),
+            lambda k, i, p=p, s=s: k.layers.AveragePooling2D(p, strides=s)(i))
+        reg(f"maxpool_{h}x{c}_p{p}s{s}", (h, h, c),
+            lambda k, i, p=p, s=s: k.layers.MaxPooling2D(p, strides=s)(i))
+    for h, c in ((8, 32), (24, 8), (4, 128), (12, 64)):
+        reg(f"mean_{h}x{c}", (h, h, c), lambda k, i: k.layers.GlobalAveragePooling2D()(i))
+    for shape in ((16, 16, 8), (8, 8, 32), (64,), (48, 48, 4)):
+        tag = "x".join(map(str, shape))
+        reg(f"add_{tag}", shape, lambda k, i: k.layers.Add()([i, k.layers.ReLU()(i)]))
+        reg(f"mul_{tag}", shape, lambda k, i: k.layers.Multiply()([i, i]))
+        reg(f"sub_{tag}", shape, lambda k, i: k.layers.Subtract()([i, k.layers.ReLU()(i)]))
+        reg(f"max_{tag}", shape, lambda k, i: k.layers.Maximum()([i, k.layers.ReLU(6.0)(i)]))
+        reg(f"min_{tag}", shape, lambda k, i: k.layers.Minimum()([i, k.layers.ReLU(6.0)(i)]))
+    for shape in ((16, 16, 8), (256,), (64, 64, 4)):
+        tag = "x".join(map(str, shape))
+        reg(f"relu_{tag}", shape, lambda k, i: k.layers.ReLU()(i))
+        reg(f"relu6_{tag}", shape, lambda k, i: k.layers.ReLU(6.0)(i))
+        reg(f"leaky_{tag}", shape, lambda k, i: k.layers.LeakyReLU(0.2)(i))
+        reg(f"sigmoid_{tag}", shape, lambda k, i: k.layers.Activation("sigmoid")(i))
+        reg(f"tanh_{tag}", shape, lambda k, i: k.layers.Activation("tanh")(i))
+        reg(f"hswish_{tag}", shape, lambda k, i: k.layers.Lambda(
+            lambda t: t * k.backend.relu(t + 3.0, max_value=6.0) / 6.0)(i))
+        reg(f"reshape_{tag}", shape, lambda k, i: k.layers.Reshape((-1, 4))(i))
+    for n in (10, 100, 400):
+        reg(f"softmax_{n}", (n,), lambda k, i: k.layers.Softmax()(i))
+    for h, c in ((16, 8), (8, 32), (32, 4)):
+        reg(f"concat_{h}x{c}", (h, h, c),
+            lambda k, i: k.layers.Concatenate()([i, k.layers.ReLU()(i)]))
+        reg(f"pad_{h}x{c}", (h, h, c), lambda k, i: k.layers.ZeroPadding2D(2)(i))
+        reg(f"resize_{h}x{c}", (h, h, c), lambda k, i: k.layers.UpSampling2D(2)(i))
+        reg(f"tconv_{h}x{c}", (h, h, c),
+            lambda k, i: k.layers.Conv2DTranspose(8, 3, strides=2, padding="same")(i))
+    return out
+
+
+def single_op_names() -> list[str]:
+    return list(_single_ops())
+
+
+def single_op_model(name: str, *, seed: int = 0) -> bytes:
+    """The int8 ``.tflite`` bytes of one single-operator model (random weights, seeded)."""
+    from .._tf import set_seed
+
+    set_seed(seed)
+    return to_int8(_single_ops()[name](_keras()), seed=seed)
 
 
 # --------------------------------------------------------------------------- corpus
@@ -396,7 +466,7 @@ def corpus_model(name: str, *, seed: int = 0) -> bytes:
 
 def to_int8(model: Any, *, seed: int = 0, n: int = 32) -> bytes:
     """Full-int8 conversion with activation ranges from seeded normal data."""
-    from ..compress import to_int8_tflite
+    from ..tflite.int8 import to_int8_tflite
 
     rng = np.random.default_rng(seed)
     shape = (n, *model.input_shape[1:])
@@ -409,17 +479,15 @@ def _fingerprint(kind: str) -> str:
     import inspect
     from importlib.metadata import version
 
-    from ..compress import ptq
+    from ..tflite import int8
 
     if kind == "single":
-        from . import prior
-
-        sources = [inspect.getsource(prior._single_ops)]
+        sources = [inspect.getsource(_single_ops)]
     elif kind == "corpus":
         sources = [inspect.getsource(_corpus)]
     else:
         sources = [inspect.getsource(f) for f in (*REFERENCE_MODELS.values(), _bn_relu)]
-    sources += [inspect.getsource(to_int8), inspect.getsource(ptq.to_int8_tflite)]
+    sources += [inspect.getsource(to_int8), inspect.getsource(int8.to_int8_tflite)]
     h = hashlib.sha256("\n".join(sources).encode())
     for dist in ("tensorflow", "tf-keras"):
         try:
@@ -447,8 +515,6 @@ def cached_model(kind: str, name: str, *, directory: str | None = None) -> bytes
     elif kind == "corpus":
         data = corpus_model(name)
     elif kind == "single":
-        from .prior import single_op_model
-
         data = single_op_model(name)
     else:
         from ..errors import ModelError

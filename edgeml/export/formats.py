@@ -95,8 +95,8 @@ def load_artifact(source: str | Path, *, target: str | None = None,
     it defaults to the run's target. ``arena_bytes`` skips the TFLM measurement.
     """
     from ..estimate import estimate_graph, read_graph
-    from ..estimate.tflm import run_tflm, tflm_available
     from ..targets import load_target
+    from ..tflite.tflm import run_tflm, tflm_available
 
     path = Path(source)
     report: dict[str, Any] = {}

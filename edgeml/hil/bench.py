@@ -36,11 +36,12 @@ import numpy as np
 
 from .._io import atomic_write, dump_json
 from ..errors import EdgeMLError, HILError, RegressionError
+from ..export.bench_report import render_bench_markdown
 from .protocol import DutClient, Inference, crc32_hex
 from .transport import timing_of_port
 
 __all__ = ["BenchOptions", "BenchResult", "bench_model", "bench_run", "write_bench",
-           "render_bench_markdown", "compare_baseline", "run_inputs", "RESULT_TOLERANCE"]
+           "compare_baseline", "run_inputs", "RESULT_TOLERANCE"]
 
 #: m-results prints 3 decimals: a correct output is within half a unit of the third decimal
 RESULT_TOLERANCE = 0.0005 + 1e-6
@@ -99,7 +100,7 @@ class BenchResult:
 
 # --------------------------------------------------------------------------- inputs
 def _host_outputs(model: bytes, inputs: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-    from ..estimate.tflm import run_tflm
+    from ..tflite.tflm import run_tflm
 
     res = run_tflm(model, inputs)
     out = res.output
@@ -123,7 +124,7 @@ def random_inputs(graph: Any, n: int, seed: int) -> np.ndarray:
 def run_inputs(run_dir: Path, graph: Any, n: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The first ``n`` test samples of a run's data, quantized like the firmware does."""
     from ..data import load_dataset
-    from ..estimate.tflm import quantize_input
+    from ..tflite.tflm import quantize_input
 
     report = json.loads((run_dir / "report.json").read_text())
     meta_path = run_dir / "run.json"
@@ -178,7 +179,7 @@ def bench_model(client: DutClient, model: bytes, *, target: Any = None,
     :class:`~edgeml.hil.power.PowerMeter` for energy; ``partial``: the file each
     window is appended to as it completes.
     """
-    from ..estimate import read_graph
+    from ..tflite.graph import read_graph
 
     opts = (options or BenchOptions()).validate()
     emit = on_event or (lambda kind, rec: None)
@@ -314,8 +315,8 @@ def bench_run(client: DutClient, run_dir: str | Path, *, target: Any = None,
               options: BenchOptions | None = None, meter: Any = None,
               on_event: Event | None = None) -> BenchResult:
     """Bench a finished run's model on its test split; partial windows go to the run."""
-    from ..estimate import read_graph
     from ..targets import load_target
+    from ..tflite.graph import read_graph
 
     run = Path(run_dir)
     if not (run / "report.json").is_file() or not (run / "model.tflite").is_file():
@@ -368,47 +369,6 @@ def write_bench(result: BenchResult, out_dir: str | Path, *,
     return files
 
 
-def _fmt(v: Any, spec: str = ".3f", unit: str = "") -> str:
-    return "not measured" if v is None else f"{v:{spec}}{unit}"
-
-
-def render_bench_markdown(d: dict[str, Any] | None) -> str:
-    """The bench as a small markdown section (also used in a run's report.md)."""
-    if not d:
-        return ""
-    est = d.get("estimate") or {}
-    timing = d.get("timing")
-    clock = {"device": "the board's timer", "emulated": "an emulator's clock (not a device's time)",
-             "simulated": "simulated from edgeml's estimate (virtual board; not a measurement)"}
-    lines = ["", "## Bench on the board", "",
-             f"- Board: {d.get('board')} on {d.get('port')}; timing: **{timing}** "
-             f"({clock.get(timing, timing)})",
-             f"- Latency: **{_fmt(d.get('latency_ms'), '.3f', ' ms')}** median of "
-             f"{d['windows'] if isinstance(d.get('windows'), int) else len(d.get('windows') or [])}"
-             f" windows, spread {_fmt(d.get('latency_spread_ms'), '.3f', ' ms')}, "
-             f"{d.get('inferences')} inferences"
-             + ("" if d.get("complete", True) else " (interrupted: partial result)"),
-             f"- Energy per inference: {_fmt(d.get('energy_uj'), '.1f', ' uJ')}"
-             + (f", average power {d['average_power_mw']:.2f} mW"
-                if d.get("average_power_mw") is not None else " (no power analyser)"),
-             f"- Outputs match the host TFLM interpreter: {d.get('outputs_match')}",
-             f"- Arena (smallest that allocates and invokes): "
-             f"{_fmt(d.get('arena_bytes'), ',d', ' bytes') if d.get('arena_bytes') else 'not reported'}"]
-    if d.get("accuracy") is not None:
-        lines.append(f"- Accuracy on the benched test samples: {100 * d['accuracy']:.1f}%")
-    if est:
-        err = est.get("latency_error_pct")
-        lines.append(f"- Estimate ({d.get('target')}): {est['latency_ms']:.3f} ms"
-                     + (f" ({err:+.1f}% vs measured)" if err is not None else "")
-                     + f", arena {est['arena_bytes']:,} bytes ({est.get('arena_basis')})")
-    base = d.get("baseline")
-    if base:
-        lines.append(f"- Baseline: {base['baseline_ms']:.3f} ms -> {base['latency_ms']:.3f} ms "
-                     f"({base['change_pct']:+.1f}%, threshold {base['threshold_pct']:.0f}%): "
-                     f"{'REGRESSION' if base['regression'] else 'ok'}")
-    return "\n".join(lines) + "\n"
-
-
 def compare_baseline(result: BenchResult, baseline_path: str | Path, *,
                      threshold_pct: float = 10.0) -> dict[str, Any]:
     """Compare with a saved ``bench.json``; ``regression`` when latency grew more than
@@ -444,9 +404,9 @@ def bench_finalists(client: DutClient, run_dir: str | Path, *, options: BenchOpt
                     on_event: Event | None = None) -> list[dict[str, Any]]:
     """Bench every Pareto trial of a finished run on the board (its test inputs), and
     record measured next to estimated latency in the run's report (``bench_finalists``)."""
-    from ..estimate import read_graph
     from ..pipeline import _run_path, write_report
     from ..targets import load_target
+    from ..tflite.graph import read_graph
 
     run = Path(run_dir)
     report = json.loads((run / "report.json").read_text())
@@ -480,20 +440,3 @@ def bench_finalists(client: DutClient, run_dir: str | Path, *, options: BenchOpt
     report["bench_finalists"] = rows
     write_report(run, report)
     return rows
-
-
-def render_finalists_markdown(rows: list[dict[str, Any]] | None) -> str:
-    if not rows:
-        return ""
-    timing = rows[0].get("timing")
-    lines = ["", f"## Pareto finalists measured on the board ({rows[0].get('board')}, "
-                 f"timing: {timing})", "",
-             "| trial | estimated ms | measured ms | estimate error | outputs match | arena |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        err = r.get("error_pct")
-        lines.append(f"| {r['trial_id']}{' (chosen)' if r.get('chosen') else ''} | "
-                     f"{r['estimated_ms']:.3f} | {_fmt(r.get('measured_ms'))} | "
-                     f"{'-' if err is None else f'{err:+.1f}%'} | {r.get('outputs_match')} | "
-                     f"{r.get('arena_bytes') or '-'} |")
-    return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@
 detection) on the board, loading each over serial, and returns them as the
 rows ``edgeml calibrate --measurements`` reads (``model,latency_ms[,energy_uj]``,
 models named ``reference:<name>``). The fit itself is the existing one
-(:func:`edgeml.estimate.profiles.calibrate_profile`). :func:`compare` gives the
+(:func:`edgeml.estimate.calibrate.calibrate_profile`). :func:`compare` gives the
 estimate before and after the fit next to each measurement.
 """
 

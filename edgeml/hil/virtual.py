@@ -149,8 +149,9 @@ class _TflmRunner:
 
     def load(self, model: bytes) -> str | None:
         """Load ``model``; returns an error sentence or None."""
-        from ..estimate import estimate_graph, read_graph
+        from ..estimate import estimate_graph
         from ..estimate.arena import measure_arena
+        from ..tflite.graph import read_graph
 
         try:
             graph = read_graph(model, where="the loaded model")

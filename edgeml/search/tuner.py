@@ -44,10 +44,10 @@ from typing import Any
 
 from .._io import atomic_write
 from .._tf import keras as _keras
-from ..compress.ptq import representative_sample
 from ..data import Dataset
 from ..errors import BudgetError, EdgeMLError
 from ..estimate import (
+    CONSTRAINTS,
     Estimate,
     Limits,
     describe_violation,
@@ -58,7 +58,7 @@ from ..estimate import (
     violations,
 )
 from ..targets import Target
-from .evaluate import evaluate_int8
+from ..tflite.int8 import evaluate_int8, representative_sample
 from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
 from .spaces import Space, SpaceError
 from .store import TrialStore
@@ -297,7 +297,7 @@ def _make_tuner_class() -> type:
                 per[t.name] = {"fits": fits, "estimate": e.as_dict(), "violations": v}
                 for k, a in v.items():
                     if a > 0:
-                        text = describe_violation(k, a, e)
+                        text = describe_violation(k, a, e, t)
                         broken.append(f"{t.name}: {text}" if multi else text)
             first = ests[self.target.name]
             rec.update(
@@ -573,7 +573,6 @@ def _make_tuner_class() -> type:
 
 
 # --------------------------------------------------------------------------- no fit
-_KB = 1024.0
 
 
 def no_feasible_message(records: list[dict[str, Any]], target: Target | Sequence[Target],
@@ -598,35 +597,23 @@ def no_feasible_message(records: list[dict[str, Any]], target: Target | Sequence
                            hint="run again with more trials")
     tname, worst = max(counts, key=lambda key: counts[key])
     tgt = next((t for t in targets if t.name == tname), targets[0])
-    fields = {  # constraint: (estimate key, limit, unit, what, where the limit comes from, divisor)
-        "arena_bytes": ("arena_bytes", tgt.arena_budget, "KB", "RAM (tensor arena)",
-                        f"{tgt.name}'s arena budget", _KB),
-        "max_arena_bytes": ("arena_bytes", limits.max_arena_bytes, "KB", "RAM (tensor arena)",
-                            "--max-ram-kb", _KB),
-        "flash_bytes": ("flash_bytes", tgt.model_flash_budget, "KB", "flash (model + kernels)",
-                        f"{tgt.name}'s model flash budget", _KB),
-        "max_model_bytes": ("model_bytes", limits.max_model_bytes, "KB", "flash (model)",
-                            "--max-flash-kb", _KB),
-        "max_latency_ms": ("latency_ms", limits.max_latency_ms, "ms", "latency",
-                           "--max-latency-ms", 1.0),
-    }
     n = len(checked)
-    if worst in fields:
-        key, limit, unit, what, flag, div = fields[worst]
+    c = CONSTRAINTS.get(worst)
+    if c is not None and c.unit != "count":
+        limit = float(c.limit(tgt, limits) or 0.0)
 
-        def value(r: dict[str, Any]) -> float:
-            per = r.get("targets", {}).get(tname)
-            est = per["estimate"] if per else r["estimate"]
-            if worst == "flash_bytes":  # model + kernel code, against the model flash budget
-                return float(est["flash_bytes"] - tgt.runtime_flash_bytes)
-            return float(est[key])
+        def over(r: dict[str, Any]) -> float | None:
+            per = r.get("targets", {}).get(tname) or {"violations": r.get("violations", {})}
+            return per["violations"].get(worst)
 
-        smallest = min(value(r) for r in checked)
+        # a violation is the amount over the limit: what a candidate needs is limit + that
+        smallest = limit + min(v for v in map(over, checked) if v is not None)
         return BudgetError(
-            f"no candidate fits {tgt.name}: smallest candidate needs {smallest / div:.1f} {unit} "
-            f"{what}; limit is {limit / div:.1f} {unit} ({flag}, {n} candidate"
-            f"{'s' if n != 1 else ''} checked)",
-            hint="raise the limit, choose a larger target, or reduce the input size")
+            f"no candidate fits {tgt.name}: smallest candidate {c.needs(smallest, limit)} "
+            f"({c.source(tgt)}, {n} candidate{'s' if n != 1 else ''} checked)",
+            hint=(f"raise {c.limit_field}, " if c.limit_field else "")
+                 + "choose a larger target, or reduce the input size",
+            limit=c.limit_field)
     if worst == "unsupported_ops":
         ops = sorted({o for r in checked
                       for o in (r.get("targets", {}).get(tname, {}).get("estimate")

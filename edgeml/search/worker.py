@@ -187,8 +187,8 @@ def _without_softmax(model: Any) -> Any | None:
 def estimate_untrained(model: Any, calib: np.ndarray,
                        targets: tuple[Target, ...]) -> tuple[dict[str, Any], str]:
     """Estimate an untrained model on every target (before any training)."""
-    from ..compress.ptq import to_int8_tflite
     from ..estimate import estimate_graph, estimate_model, read_graph
+    from ..tflite.int8 import to_int8_tflite
 
     model_bytes = to_int8_tflite(model, calib)
     try:
@@ -238,7 +238,7 @@ def train_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *,
     """Train the candidate; save ``model.keras`` in ``folder``; return its int8 bytes."""
     from .._tf import keras as _keras
     from .._tf import set_seed
-    from ..compress.ptq import to_int8_tflite
+    from ..tflite.int8 import to_int8_tflite
     from .spaces import call_build
 
     keras = _keras()

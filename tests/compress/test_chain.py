@@ -15,7 +15,7 @@ def esp32():
 
 def test_structured_pruning_and_qat(digits, digits_model, digits_int8, esp32):
     from edgeml.compress import CompressOptions, compress_model
-    from edgeml.estimate.graph import read_graph
+    from edgeml.tflite.graph import read_graph
 
     events = []
     res = compress_model(digits_model, digits, esp32,

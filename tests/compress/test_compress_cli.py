@@ -33,7 +33,7 @@ def compressed_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_search_compresses_the_chosen_model(compressed_run):
-    from edgeml.estimate.graph import read_graph
+    from edgeml.tflite.graph import read_graph
 
     result, events = compressed_run
     run_dir = result.run_dir

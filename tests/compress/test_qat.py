@@ -42,11 +42,10 @@ def test_batchnorm_folding_is_exact(rng):
 
 def test_qat_keeps_unsupported_layers_in_float_and_matches_tflm(digits):
     from edgeml._tf import keras, set_seed
-    from edgeml.compress import representative_sample, to_int8_tflite
     from edgeml.compress._train import FitSettings, evaluate_float, fine_tune
     from edgeml.compress.qat import quantize_aware
-    from edgeml.estimate.graph import read_graph
-    from edgeml.search.evaluate import evaluate_int8
+    from edgeml.tflite.graph import read_graph
+    from edgeml.tflite.int8 import evaluate_int8, representative_sample, to_int8_tflite
 
     k = keras()
     set_seed(0)

@@ -14,8 +14,8 @@ from edgeml.estimate.arena import (
     plan_head,
     pointer_adjustment,
 )
-from edgeml.estimate.graph import read_graph
-from edgeml.estimate.tflm import probe_arenas, run_tflm_batch
+from edgeml.tflite.graph import read_graph
+from edgeml.tflite.tflm import probe_arenas, run_tflm_batch
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ import pytest
 
 from edgeml.cli import main
 from edgeml.estimate import estimate_graph
-from edgeml.estimate.graph import read_graph
 from edgeml.estimate.latency import Measurement, calibrate, predict_ms
 from edgeml.estimate.prior import load_prior
 from edgeml.targets import LatencyModel, OpCost, load_target
+from edgeml.tflite.graph import read_graph
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "edgeml" / "estimate" / "published_latency.json"
 

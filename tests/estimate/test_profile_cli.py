@@ -58,6 +58,16 @@ def test_table_names_operators_and_totals(tmp_path, references, capfd):
     assert "FULLY_CONNECTED" in out and "arena" in out and "latency" in out and "fits" in out
 
 
+def test_a_broken_limit_is_named_by_its_option(tmp_path, references, capfd):
+    path = tmp_path / "ad.tflite"
+    path.write_bytes(references["ad_fc_autoencoder"])
+    assert main(["profile", str(path), "--target", "stm32l4r5", "--max-flash-kb", "1"]) == 0
+    out = " ".join(capfd.readouterr().out.split())  # the table may wrap
+    assert "limit is 1.0 KB (--max-flash-kb)" in out and "max_model_bytes" not in out
+    assert main(["profile", str(path), "--target", "stm32l4r5", "--max-ram-kb", "0"]) == 2
+    assert "--max-ram-kb must be a positive number (got 0)" in capfd.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def float_model(tmp_path_factory) -> bytes:
     from edgeml._tf import keras, tf

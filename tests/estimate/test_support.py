@@ -32,7 +32,7 @@ def test_unsupported_operator_is_named_with_its_layer(gelu_model):
     assert est.unsupported_layers == ("gelu_dense",)
     v = violations(target, est)
     assert v["unsupported_ops"] == 1 and not feasible(v)
-    msg = describe_violation("unsupported_ops", v["unsupported_ops"], est)
+    msg = describe_violation("unsupported_ops", v["unsupported_ops"], est, target)
     assert "GELU" in msg and "gelu_dense" in msg and "stm32l4r5" in msg
     assert est.arena_bytes > 0 and est.source == "analytic"  # TFLM is not asked to run it
 

@@ -70,8 +70,8 @@ def c_dir(tmp_path_factory, artifact, digits) -> Path:
 
 
 def test_c_files_compile_and_hold_the_model(c_dir, digits_tflite, artifact, digits, tmp_path):
-    from edgeml.estimate.tflm import quantize_input
     from edgeml.export.c_array import arena_with_margin
+    from edgeml.tflite.tflm import quantize_input
 
     (tmp_path / "dump.cc").write_text(DUMP)
     exe = tmp_path / "dump"
@@ -101,8 +101,8 @@ def test_c_files_compile_and_hold_the_model(c_dir, digits_tflite, artifact, digi
 
 
 def test_op_resolver_registers_exactly_the_models_operators(c_dir, digits_int8, tmp_path):
-    from edgeml.estimate.graph import read_graph
     from edgeml.export.op_resolver import RESOLVER_METHODS
+    from edgeml.tflite.graph import read_graph
 
     ops = read_graph(digits_int8).op_names
     text = (c_dir / "op_resolver.h").read_text()
@@ -132,8 +132,8 @@ def test_real_tflm_headers_when_available(c_dir, tmp_path):
 
 
 def test_resolver_table_matches_tflm_and_the_schema():
-    from edgeml.estimate.graph import _op_names
     from edgeml.export.op_resolver import RESOLVER_METHODS
+    from edgeml.tflite.graph import _op_names
 
     stub = (STUB / "tensorflow/lite/micro/micro_mutable_op_resolver.h").read_text()
     declared = set(re.findall(r"TfLiteStatus (Add\w+)\(\)", stub))

@@ -63,10 +63,10 @@ def multi_run(tmp_path_factory):
     """A real 2-trial search on digits that must fit esp32 *and* a 4 KB-arena target,
     under a 24 KB model limit, optimising latency; every fit call is counted and the
     model being fit is converted to int8 to prove it was within the flash limit."""
-    from edgeml.compress import representative_sample, to_int8_tflite
     from edgeml.data import load_dataset
     from edgeml.estimate import Limits
     from edgeml.pipeline import SearchConfig, run_search
+    from edgeml.tflite.int8 import representative_sample, to_int8_tflite
 
     tmp = tmp_path_factory.mktemp("multi")
     tiny = tiny_target(tmp)

@@ -37,7 +37,7 @@ def test_infeasible_candidates_never_train(multi_run):
         assert 0 <= r["int8_val_accuracy"] <= 1 and "float_val_accuracy" in r
     # rejections name the target and the limit they broke
     assert any(b.startswith("tiny: ") for r in rejected for b in r["broken"]) or \
-        any("--max-flash-kb" in b for r in rejected for b in r["broken"])
+        any("(max_model_bytes)" in b for r in rejected for b in r["broken"])
 
 
 def test_fit_matrix_pareto_and_objective(multi_run):

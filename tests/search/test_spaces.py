@@ -41,8 +41,8 @@ def test_space_builds_models_every_target_runs(kind, shape, tmp_path):
     import keras_tuner as kt
 
     from edgeml._tf import keras
-    from edgeml.compress import to_int8_tflite
-    from edgeml.estimate.graph import read_graph
+    from edgeml.tflite.graph import read_graph
+    from edgeml.tflite.int8 import to_int8_tflite
 
     space = build_space(kind, shape, 4)
     allowed = all_targets_ops()

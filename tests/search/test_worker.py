@@ -48,10 +48,10 @@ def build(hp):
 def test_worker_checks_like_this_process_and_is_replaced_when_grown(digits):
     import keras_tuner as kt
 
-    from edgeml.compress import representative_sample
     from edgeml.search import build_space
     from edgeml.search.worker import TrialContext, WorkerRunner, check_trial
     from edgeml.targets import load_target
+    from edgeml.tflite.int8 import representative_sample
 
     space = build_space(digits.kind, digits.input_shape, digits.num_classes)
     ctx = TrialContext(space=space, x_train=digits.x_train, y_train=digits.y_train,

@@ -3,7 +3,7 @@
 TFLM can abort or segfault instead of raising (tiny arenas, degenerate
 quantization), so edgeml never runs it in its own process. The parent writes
 ``model.tflite``, an optional ``inputs.npy`` (int8, samples first) and
-``request.json`` into a directory and runs ``python -m edgeml.estimate._tflm_worker DIR``.
+``request.json`` into a directory and runs ``python -m edgeml.tflite._tflm_worker DIR``.
 This process imports only numpy and tflite_micro (no TensorFlow), so it can
 ``fork`` for each arena probe: a probe that crashes only kills its fork.
 

@@ -1,4 +1,5 @@
-"""``edgeml profile``: one model on one target, as a plain dictionary.
+"""A model's estimate broken down per operator, as a plain dictionary
+(what ``edgeml profile`` shows).
 
 The JSON keys other tools read: ``target``, ``fits``, ``flash_bytes``,
 ``ram_bytes``, ``arena_bytes``, ``latency_ms``, ``energy_uj``, ``macs``,
@@ -14,13 +15,15 @@ from typing import Any
 
 from ..errors import ModelError
 from ..targets import Target
-from . import Estimate, Limits, describe_violation, estimate_model, feasible, violations
-from .graph import keras_layer_name, read_graph
+from ..tflite.graph import keras_layer_name, read_graph
+from .constraints import Limits, describe_violation, feasible, violations
+from .model import estimate_model
+from .result import Estimate
 
-__all__ = ["profile_model", "profile_dict"]
+__all__ = ["model_breakdown", "breakdown_dict"]
 
 
-def profile_model(path: str | Path, target: Target, *, limits: Limits | None = None,
+def model_breakdown(path: str | Path, target: Target, *, limits: Limits | None = None,
                   measure: bool | None = None) -> dict[str, Any]:
     """Read ``path``, check it can run on ``target`` at all, estimate it, report."""
     p = Path(path)
@@ -38,10 +41,10 @@ def profile_model(path: str | Path, target: Target, *, limits: Limits | None = N
                               "TFLiteConverter with a representative dataset and int8 input/output)")
     est = estimate_model(data, target, where=str(p), measure=measure, on_tflm_error="analytic",
                          graph=graph)
-    return profile_dict(est, target, limits=limits)
+    return breakdown_dict(est, target, limits=limits)
 
 
-def profile_dict(est: Estimate, target: Target, *, limits: Limits | None = None) -> dict[str, Any]:
+def breakdown_dict(est: Estimate, target: Target, *, limits: Limits | None = None) -> dict[str, Any]:
     v = violations(target, est, limits)
     total = sum(layer.latency_ms for layer in est.layers) or 1.0
     layers = [{"index": i, "op": layer.op, "layer": keras_layer_name(layer.layer, layer.op),
@@ -64,7 +67,7 @@ def profile_dict(est: Estimate, target: Target, *, limits: Limits | None = None)
         "unsupported_ops": list(est.unsupported_ops),
         "unsupported_layers": list(est.unsupported_layers),
         "violations": v,
-        "broken": [describe_violation(k, a, est) for k, a in v.items() if a > 0],
+        "broken": [describe_violation(k, a, est, target) for k, a in v.items() if a > 0],
         "layers": layers,
         "model_bytes": est.model_bytes,
         "code_bytes": est.code_bytes,

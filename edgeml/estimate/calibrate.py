@@ -10,16 +10,14 @@ documented factors. Both return the profile's new TOML text (only the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, TargetError
-from ..targets import LatencyModel, Target
+from ..targets import LatencyModel, Target, latency_toml, replace_latency, replace_power
 from .latency import Calibration, Measurement, calibrate, predict_ms, scale_model
 from .measurements import MeasuredRow, load_row_model
-from .profile_io import _num, _str, latency_toml, replace_latency
 
 __all__ = ["ProfileUpdate", "calibrate_profile", "derive_profile", "prior_model"]
 
@@ -69,26 +67,8 @@ def _render(target: Target, main: LatencyModel, variants: dict[str, LatencyModel
         block += "\n" + latency_toml(model, table=f"latency.variants.{name}")
     out = replace_latency(text, block)
     if power:
-        out = _replace_power(out, power)
+        out = replace_power(out, power)
     return out
-
-
-def _replace_power(text: str, power: dict[str, Any]) -> str:
-    lines = text.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == "[power]"), None)
-    if start is None:
-        return text.rstrip("\n") + "\n\n[power]\n" + "".join(
-            f"{k} = {_num(v) if isinstance(v, (int, float)) else _str(v)}\n" for k, v in power.items())
-    end = next((i for i in range(start + 1, len(lines)) if re.match(r"^\s*\[", lines[i])), len(lines))
-    body = lines[start + 1:end]
-    for key, value in power.items():
-        rendered = f"{key} = {_num(value) if isinstance(value, (int, float)) else _str(value)}"
-        idx = next((i for i, ln in enumerate(body) if re.match(rf"^\s*{key}\s*=", ln)), None)
-        if idx is None:
-            body.append(rendered)
-        else:
-            body[idx] = rendered
-    return "\n".join(lines[:start + 1] + body + lines[end:]) + "\n"
 
 
 def calibrate_profile(target: Target, rows: list[MeasuredRow], *, base: Path,

@@ -66,7 +66,7 @@ def _require() -> None:
 def _worker(work: Path, timeout: float) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return subprocess.run([sys.executable, "-m", "edgeml.estimate._tflm_worker", str(work)],
+    return subprocess.run([sys.executable, "-m", "edgeml.tflite._tflm_worker", str(work)],
                           capture_output=True, text=True, timeout=timeout, env=env)
 
 
