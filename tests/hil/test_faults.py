@@ -71,7 +71,7 @@ def test_a_disconnect_in_the_middle_of_a_load_is_a_one_line_error(board, client_
 
 def test_a_disconnect_during_the_windows_keeps_the_finished_ones(board, client_of, small_model,
                                                                  tmp_path):
-    from edgeml.estimate import read_graph
+    from edgeml.tflite.graph import read_graph
 
     # the 7th infer: after the output checks (2), choosing N (1-2) and a few windows
     vb = board(faults=(Fault("disconnect", on="infer", nth=7),))

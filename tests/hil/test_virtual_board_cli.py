@@ -45,7 +45,7 @@ def test_virtual_board_command_serves_a_pty(tmp_path, small_model):
             prof = _reply(ser, b"profile%")
             assert prof[0].startswith("m-profile-[ULPMark") and prof[1].startswith("m-model-[edgeml-")
             # the MLPerf Tiny runner's sequence: db load N, 31-byte db lines, infer N W
-            from edgeml.estimate import read_graph
+            from edgeml.tflite.graph import read_graph
 
             n = read_graph(small_model).input(0).nbytes
             assert _reply(ser, f"db load {n}%".encode()) == [f"m-[Expecting {n} bytes]"]

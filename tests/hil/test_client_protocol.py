@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from edgeml.errors import HILError
-from edgeml.estimate import read_graph
 from edgeml.hil.protocol import crc32_hex
+from edgeml.tflite.graph import read_graph
 
 
 def test_extension_detected_and_model_loaded_over_serial(board, client_of, small_model):
@@ -51,7 +51,7 @@ def test_base_only_dut_is_detected_not_assumed(board, client_of, small_model):
     with pytest.raises(HILError, match="only the MLPerf Tiny base protocol"):
         c.load_model(small_model)
     # the base protocol still works: db load + infer on the resident model, same outputs
-    from edgeml.estimate.tflm import run_tflm
+    from edgeml.tflite.tflm import run_tflm
 
     t = read_graph(small_model).input(0)
     x = np.random.default_rng(1).integers(-128, 128, size=(1, *t.shape[1:]), dtype=np.int8)
