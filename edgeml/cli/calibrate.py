@@ -35,9 +35,20 @@ def run(args: argparse.Namespace) -> int:
         from ..hil.calibrate import measure_rows, write_rows
         from .hil import bench_options, board_client, events
 
-        with board_client(args) as client:
-            rows, benches = measure_rows(client, target, options=bench_options(args, virtual=False),
-                                         variant=args.variant or "", on_event=events(args.json))
+        meter = None
+        if args.energy:
+            from ..hil.power import open_meter
+
+            meter = open_meter(args.energy)
+        try:
+            with board_client(args) as client:
+                rows, benches = measure_rows(client, target,
+                                             options=bench_options(args, virtual=False),
+                                             meter=meter, variant=args.variant or "",
+                                             on_event=events(args.json))
+        finally:
+            if meter is not None:
+                meter.close()
         csv_path = write_rows(out.with_name(out.stem + "-measurements.csv"), rows, benches)
         b = benches[0]
         update = calibrate_profile(target, rows, base=Path.cwd(), variant=args.variant or "",
@@ -123,6 +134,9 @@ def add_parser(sub: Any) -> None:
     from .hil import add_board_options
 
     add_board_options(ca, virtual=False)
+    ca.add_argument("--energy", default=None, metavar="ANALYSER",
+                    help="with --port: also measure energy (ppk2:/dev/ttyACM1 or joulescope) "
+                         "and fit the active power")
     ca.add_argument("--variant", default=None,
                     help="fit this latency variant of the profile (e.g. 'reference')")
     ca.add_argument("--prior", default="profile",

@@ -196,6 +196,16 @@ class DutClient:
             elif line == "m-ready" and seen_name:
                 return
 
+    def _resync_after(self, last: HILError | None) -> None:
+        """Resync after ``last`` went wrong; if the board stays silent, say what it
+        failed to answer first (the user's command, not the resync's ``name``)."""
+        try:
+            self.resync()
+        except HILError as exc:
+            if isinstance(last, _NoReply):
+                raise HILError(f"{last.message}, nor to a resync", hint=last.hint) from exc
+            raise
+
     def command(self, cmd: str, *, timeout: float | None = None,
                 expect: tuple[str, ...] = (), repeatable: bool = True) -> Reply:
         """Send ``cmd`` (without ``%``) and return its reply.
@@ -209,7 +219,7 @@ class DutClient:
         last: HILError | None = None
         for attempt in range(attempts):
             if attempt:
-                self.resync()
+                self._resync_after(last)
             try:
                 reply = self._exchange(cmd, timeout)
             except _NoReply as exc:
@@ -266,7 +276,7 @@ class DutClient:
         last: HILError | None = None
         for attempt in range(1 + self.retries):
             if attempt:
-                self.resync()
+                self._resync_after(last)
             try:
                 return run()  # type: ignore[operator]
             except _NoReply as exc:

@@ -56,7 +56,8 @@ def test_a_hung_board_is_a_one_line_error(board, client_of, small_model):
     with pytest.raises(HILError) as exc:
         c.infer(2, 0)
     msg = str(exc.value)
-    assert "no reply from" in msg and vb.path in msg and "edgeml bench firmware" in msg
+    assert f"no reply from {vb.path} to 'infer 2 0' within 0.5 s" in msg
+    assert "edgeml bench firmware" in msg
     assert "\n" not in msg and time.monotonic() - t0 < 5
 
 
@@ -100,3 +101,13 @@ def test_ctrl_c_returns_the_windows_measured_so_far(board, client_of, small_mode
                       partial=tmp_path / "p.jsonl", on_event=interrupt)
     assert not res.complete and len(res.windows) == 3 and res.latency_ms > 0
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 3
+
+
+def test_no_c_compiler_is_a_one_line_error(tmp_path, monkeypatch):
+    from edgeml.hil.virtual import build_library
+
+    monkeypatch.setenv("EDGEML_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", "no-such-cc-edgeml")
+    with pytest.raises(HILError, match="no C compiler \\(no-such-cc-edgeml\\)") as exc:
+        build_library()
+    assert "apt-get install gcc" in str(exc.value) and "\n" not in str(exc.value)
