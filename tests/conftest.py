@@ -11,6 +11,17 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+# Fixtures that train a model: every test that uses one (directly or through another
+# fixture) is a training test and gets the ``slow`` mark here, so none can forget it.
+TRAINING_FIXTURES = frozenset({"digits_model"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def digits():
     from edgeml.data import load_dataset

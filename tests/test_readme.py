@@ -21,3 +21,12 @@ def test_readme_starts_with_the_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert _readme_commands()[1] in ci
+
+
+def test_ci_lints_and_installs_the_extras_its_tests_need():
+    ci = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines()
+          if ln.strip() and not ln.lstrip().startswith("#")]
+    assert ci[-1] == _readme_commands()[1]  # the README's test command is the last step
+    install = next(i for i, ln in enumerate(ci) if "pip install -e '.[dev,vela]'" in ln)
+    assert install < ci.index("ruff check .") < len(ci) - 1
+    assert "export EDGEML_REQUIRE_VELA=1" in ci[:-1]

@@ -125,7 +125,8 @@ def load_row_model(name: str, base: Path) -> tuple[str, Graph]:
 
     kind, _, short = name.partition(":")
     if not short:
-        kind, short = ("reference", name) if name in zoo.REFERENCE_MODELS else ("", name)
+        known = {**zoo.REFERENCE_MODELS, **zoo.HELD_OUT_MODELS}
+        kind, short = ("reference", name) if name in known else ("", name)
     if kind in ("reference", "corpus", "single"):
         data = zoo.cached_model(kind, short)
         return f"{kind}:{short}", read_graph(data, where=f"{kind}:{short}")

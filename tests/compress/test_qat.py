@@ -40,6 +40,7 @@ def test_batchnorm_folding_is_exact(rng):
                                rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_qat_keeps_unsupported_layers_in_float_and_matches_tflm(digits):
     from edgeml._tf import keras, set_seed
     from edgeml.compress._train import FitSettings, evaluate_float, fine_tune
@@ -71,6 +72,7 @@ def test_qat_keeps_unsupported_layers_in_float_and_matches_tflm(digits):
     assert abs(tflm - keras_qat) <= 0.03  # QAT simulated the int8 model it trains for
 
 
+@pytest.mark.slow
 def test_qat_after_magnitude_pruning_keeps_the_zeros(digits):
     from edgeml._tf import keras, set_seed
     from edgeml.compress._train import FitSettings, fine_tune

@@ -1,5 +1,6 @@
-"""Latency and energy: the shipped profiles reproduce every published measurement,
-and calibration recovers known coefficients."""
+"""Latency and energy: the shipped profiles predict published figures they were not fitted
+on, they model each platform's default kernel build, and calibration recovers known
+coefficients."""
 
 from __future__ import annotations
 
@@ -11,47 +12,125 @@ import pytest
 from edgeml.cli import main
 from edgeml.estimate import estimate_graph
 from edgeml.estimate.latency import Measurement, calibrate, predict_ms
+from edgeml.estimate.measurements import read_measurements
 from edgeml.estimate.prior import load_prior
 from edgeml.targets import LatencyModel, OpCost, load_target
 from edgeml.tflite.graph import read_graph
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "edgeml" / "estimate" / "published_latency.json"
+PERSON = "person_detect_mobilenet_v1_025_gray"
 
 
-def published_rows() -> list[dict]:
-    return json.loads(PUBLISHED.read_text())["measurements"]
+def error(estimated: float, published: float) -> float:
+    return (estimated - published) / published
 
 
-def variant_of(row: dict) -> str:
-    runtime = row["runtime"].lower()
-    return "reference" if "reference kernels" in runtime or "no esp-nn" in runtime else ""
+def published_ms(target: str, model: str, variant: str = "") -> float:
+    rows = [r for r in read_measurements(PUBLISHED) if r.target == target and r.model == model
+            and r.variant == variant and r.latency_ms is not None]
+    assert len(rows) == 1, (target, model, variant)
+    return float(rows[0].latency_ms)
 
 
-def test_every_published_point_within_15_percent(references):
-    rows = published_rows()
-    assert len(rows) == 7
-    for row in rows:
-        target = load_target(row["target"]).with_latency(variant_of(row))
-        graph = read_graph(references[row["model"]])
-        est = estimate_graph(graph, target, arena_bytes=0)
-        if "latency_ms" in row:
-            err = (est.latency_ms - row["latency_ms"]) / row["latency_ms"]
-        else:
-            err = (est.energy_uj - row["energy_uj"]) / row["energy_uj"]
-        assert abs(err) <= 0.15, (row, est.latency_ms, est.energy_uj)
+@pytest.mark.parametrize("fit_on, predict", [("kws_ds_cnn", "ad_fc_autoencoder"),
+                                             ("ad_fc_autoencoder", "kws_ds_cnn")])
+def test_leave_one_out_on_stm32l4r5(references, fit_on, predict):
+    """stm32l4r5 has two published latencies of the same kernels (CMSIS-NN) on models of
+    different kinds (a DS-CNN and a dense autoencoder). Calibrated on one (a single scale over
+    the reference-kernel prior, as a one-point calibration does), the other is predicted to
+    -8.1% (KWS -> autoencoder) and +8.8% (the reverse). 15% leaves room for converter changes
+    and fails when the prior's dense-to-conv ratio drifts by a few percent more."""
+    t = load_target("stm32l4r5")
+    fit = calibrate([Measurement(fit_on, read_graph(references[fit_on]),
+                                 published_ms("stm32l4r5", fit_on))], load_prior(), t.clock_hz)
+    got = predict_ms(fit.model, read_graph(references[predict]), t.clock_hz)
+    assert abs(error(got, published_ms("stm32l4r5", predict))) <= 0.15, got
+
+
+@pytest.fixture(scope="module")
+def mobilenet_v3(zoo_dir):
+    from edgeml.estimate import zoo
+
+    return read_graph(zoo.cached_model("reference", "mobilenet_v3_small_224", directory=zoo_dir))
+
+
+def held_back() -> list[dict]:
+    return json.loads(PUBLISHED.read_text())["held_back"]["measurements"]
+
+
+def test_held_back_figures_are_not_in_the_calibration_data():
+    fitted = {(r.target, r.model) for r in read_measurements(PUBLISHED)}
+    rows = held_back()
+    assert len(rows) == 2
+    for r in rows:
+        assert (r["target"], r["model"]) not in fitted
+        assert "esp-nn" in r["source"].lower() and "d45b843c" in r["source"]
+
+
+@pytest.mark.parametrize("variant, low, high", [("reference", 0.7, 1.3), ("", 1 / 3.5, 1.0)])
+def test_esp32s3_predicts_the_held_back_mobilenet_v3(mobilenet_v3, variant, low, high):
+    """ESP-NN publishes a second ESP32-S3 model, MobileNetV3-Small 224x224 (58 M MACs): 1434 ms
+    with ESP-NN, 26000 ms without, never used for fitting. The profile (fitted on person
+    detection, 7 M MACs) predicts 20862 ms for the reference build (-20%: within the +-30%
+    stated for calibrated targets) and 490 ms with ESP-NN (-66%, 2.9x too fast). That gap is
+    real and documented: MobileNetV3's hard-swish and squeeze-excite operators get less from
+    ESP-NN (3.5-3.8x for elementwise add/mul vs 5.5-14x for convolutions in ESP-NN's ESP32-S3
+    kernel table; hard-swish is not optimised for the S3 at all) while the
+    profile's ratios come from CMSIS-NN, and that figure was measured with the arena in SPIRAM.
+    The bound still fails on the regression the esp32c3 profile had (a reference-kernel model
+    used for an ESP-NN build: 14x too slow here)."""
+    row = next(r for r in held_back() if r["model"] == "mobilenet_v3_small_224"
+               and ("no esp-nn" in r["runtime"].lower()) == (variant == "reference"))
+    t = load_target("esp32s3").with_latency(variant)
+    ratio = estimate_graph(mobilenet_v3, t, arena_bytes=0).latency_ms / row["latency_ms"]
+    assert low <= ratio <= high, ratio
+
+
+@pytest.mark.parametrize("variant, tolerance", [("", 0.40), ("reference", 1.0)])
+def test_esp32c3_from_esp32_cycles(references, variant, tolerance):
+    """Across cores: ESP-NN builds the same generic C kernels for the ESP32 and the ESP32-C3.
+    The ESP32's calibrated cycles at the C3's 160 MHz predict the C3's published person
+    detection latency to +34% with ESP-NN (570 vs 426 ms) and +83% without (6126 vs 3355 ms):
+    the RV32IMC core needs fewer cycles than the LX6 here, so a profile derived across cores is
+    good to a factor of two (as the README says of derived targets), and the C3 is calibrated
+    on its own figures instead."""
+    esp32, c3 = load_target("esp32").with_latency(variant), load_target("esp32c3")
+    got = predict_ms(esp32.latency, read_graph(references[PERSON]), c3.clock_hz)
+    assert abs(error(got, published_ms("esp32c3", PERSON, variant))) <= tolerance, got
+
+
+def test_profiles_model_the_default_kernel_build():
+    """A profile's main latency model describes the build users get by default: it is
+    calibrated on (or derived from) figures of the default build, never of a reference-kernel
+    build; those live in the 'reference' variant (the esp32c3 profile used to be derived from
+    ESP32 reference kernels, 14x too slow for esp-tflite-micro's default ESP-NN build)."""
+    rows = read_measurements(PUBLISHED)
+    for name in ("stm32l4r5", "esp32", "esp32s3", "esp32c3", "nrf52840", "stm32f746",
+                 "rp2040", "ethos_u55"):
+        target = load_target(name)
+        assert target.runtime and "reference" not in target.runtime.lower(), name
+        for variant, model in (("", target.latency), *target.latency_variants.items()):
+            if model.calibrated:
+                for point in model.calibration["points"]:
+                    mine = {r.latency_ms for r in rows if r.target == name and r.variant == variant
+                            and r.latency_ms is not None
+                            and f"reference:{r.model}" == point["name"]}
+                    assert mine == {point["measured_ms"]}, (name, variant, point)
+            else:
+                assert model.calibration["source_variant"] == variant, (name, variant)
+    for name in ("esp32", "esp32s3", "esp32c3"):
+        assert load_target(name).latency_variants["reference"].calibrated, name
 
 
 def test_profiles_say_how_they_were_calibrated():
-    for name in ("stm32l4r5", "esp32", "esp32s3"):
+    for name in ("stm32l4r5", "esp32", "esp32s3", "esp32c3"):
         lat = load_target(name).latency
         assert lat.calibrated and lat.calibration["points"], name
     for name, origin in (("nrf52840", "stm32l4r5"), ("stm32f746", "stm32l4r5"),
-                         ("rp2040", "stm32l4r5"), ("esp32c3", "esp32")):
+                         ("rp2040", "stm32l4r5")):
         lat = load_target(name).latency
         assert not lat.calibrated and lat.derived_from == origin, name
         assert lat.status == f"derived from {origin}"
-    for name in ("esp32", "esp32s3"):
-        assert load_target(name).latency_variants["reference"].calibrated
 
 
 def test_targets_show_prints_the_status(capfd):

@@ -261,3 +261,46 @@ def test_hyperband_continues_trials_from_their_weights(tmp_path, fit_counter, ml
     # budget: 2 full trainings of 3 epochs, spread over short runs
     assert 2 <= res.report["search"]["budget_used"] < 3
     assert len(done) > 2
+
+
+def test_a_promoted_run_starts_from_its_earlier_weights(tmp_path, fit_counter, mlp_space, digits):
+    """Hyperband's promoted run must continue its short run's weights, not a fresh init:
+    at the start of its fit the weights equal the ones the short run saved, and so does the
+    loss, far below the loss of any freshly initialised model of the search."""
+    import numpy as np
+
+    from edgeml._tf import keras
+
+    def loss_of(model) -> float:
+        model.compile(loss="sparse_categorical_crossentropy")
+        return float(model.evaluate(digits.x_test, digits.y_test, verbose=0))
+
+    def snapshot(model):
+        ref = keras().models.clone_model(model)
+        ref.set_weights(model.get_weights())
+        return {"weights": [w.copy() for w in model.get_weights()], "start_loss": loss_of(ref)}
+
+    with fit_counter(snapshot) as fits:
+        res = run_search(SearchConfig(trials=2, epochs=3, seed=0, strategy="hyperband",
+                                      space=str(mlp_space), out=str(tmp_path / "run")))
+    done = trained(res.report["trials"])
+    cont = [r for r in done if r["hyperparameters"].get("tuner/trial_id")]
+    assert cont, "hyperband should promote a trial to its next round"
+    fresh = [f for f in fits if f["initial_epoch"] == 0]
+    fresh_loss = min(f["start_loss"] for f in fresh)
+    assert fresh_loss > 1.5  # ~ln(10) for an untrained 10-class model
+    for r in cont:
+        hp = r["hyperparameters"]
+        parent = next(p for p in done if p["trial_id"] == hp["tuner/trial_id"])
+        saved = keras().models.load_model(parent["keras"], compile=False)
+        saved_w, saved_loss = saved.get_weights(), loss_of(saved)
+        starts = [f for f in fits if f["initial_epoch"] == hp["tuner/initial_epoch"]
+                  and len(f["weights"]) == len(saved_w)
+                  and all(np.array_equal(a, b) for a, b in zip(f["weights"], saved_w, strict=True))]
+        assert len(starts) == 1, f"no fit of trial {r['trial_id']} starts from trial " \
+                                 f"{parent['trial_id']}'s saved weights"
+        start = starts[0]
+        assert start["start_loss"] == pytest.approx(saved_loss, rel=1e-5)
+        assert start["start_loss"] < 0.7 * fresh_loss, (start["start_loss"], fresh_loss)
+        assert not any(all(np.array_equal(a, b) for a, b in zip(f["weights"], saved_w, strict=True))
+                       for f in fresh if len(f["weights"]) == len(saved_w))
