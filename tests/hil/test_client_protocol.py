@@ -76,3 +76,16 @@ def test_infer_without_input_is_a_clear_error(board, client_of, small_model):
     c = client_of(vb)
     with pytest.raises(HILError, match="Input not loaded"):
         c.infer(1, 0)
+
+
+def test_the_virtual_board_on_a_tcp_socket(board, client_of, small_model):
+    from edgeml.hil.virtual import Fault
+
+    vb = board(transport="tcp", faults=(Fault("disconnect", on="db", nth=60),))
+    assert vb.path.startswith("socket://127.0.0.1:")
+    c = client_of(vb)
+    assert c.extension().timer == "simulated"
+    c.load_input(bytes(64))                       # no model yet: any input size is taken
+    with pytest.raises(HILError, match=r"socket://127\.0\.0\.1:\d+ disappeared") as exc:
+        c.load_model(small_model)                 # the 60th db line: the board hangs up
+    assert "\n" not in str(exc.value)
