@@ -6,6 +6,7 @@
   interpreter, arena, energy; ``bench.json`` / ``bench.md``;
 - :mod:`.power`: PPK2 and Joulescope drivers and the energy integration;
 - :mod:`.flash`: esptool, pyocd and PlatformIO command lines;
+- :mod:`.calibrate`: measure the reference models on a board for ``edgeml calibrate --port``;
 - :mod:`.virtual`: the virtual board (the firmware's C core on the host).
 """
 
