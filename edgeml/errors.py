@@ -17,6 +17,8 @@ __all__ = [
     "RunDirError",
     "OutputError",
     "RuntimeFailure",
+    "HILError",
+    "RegressionError",
 ]
 
 
@@ -68,5 +70,16 @@ class OutputError(EdgeMLError, OSError):
 
 class RuntimeFailure(EdgeMLError):
     """A tool edgeml drives (TFLM, the converter) failed on a valid input."""
+
+    exit_code = 1
+
+
+class HILError(EdgeMLError):
+    """A board, serial port, flashing tool or power analyser did not do what the
+    hardware-in-the-loop harness asked (no reply, port gone, tool missing)."""
+
+
+class RegressionError(HILError):
+    """A bench measured a regression against its saved baseline (not a user error)."""
 
     exit_code = 1

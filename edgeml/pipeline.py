@@ -37,7 +37,7 @@ from .records import RUN_FILE, RunDir, Trial, TrialStatus
 from .targets import Target, load_target
 
 __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_run_dir",
-           "RUN_FILE"]
+           "RUN_FILE", "write_report"]
 
 Event = Callable[[str, Any], None]
 #: files of a finished run; report.json is written last and removed first
@@ -415,10 +415,19 @@ def _record_compression(best: dict[str, Any], result: Any, run_dir: Path) -> dic
 
 def _markdown(report: dict[str, Any]) -> str:
     from .export import render_markdown
+    from .export.bench_report import render_bench_markdown, render_finalists_markdown
     from .export.compress_report import render_compression_markdown
 
     return render_markdown(report) + render_compression_markdown(
-        (report.get("chosen") or {}).get("compression"))
+        (report.get("chosen") or {}).get("compression")) + render_bench_markdown(
+        report.get("bench")) + render_finalists_markdown(report.get("bench_finalists"))
+
+
+def write_report(run_dir: str | Path, report: dict[str, Any]) -> None:
+    """Rewrite a finished run's ``report.md`` and ``report.json`` (written last)."""
+    run_dir = Path(run_dir)
+    atomic_write(run_dir / "report.md", _markdown(report))
+    dump_json(run_dir / "report.json", report)
 
 
 def compress_run(run_dir: str | Path, *, prune: float | None = None,

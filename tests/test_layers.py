@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.search", "edgeml.compress"),
     ("edgeml.export",),
     ("edgeml.pipeline",),
+    ("edgeml.hil",),
     ("edgeml.cli",),
     ("edgeml.__main__",),  # `python -m edgeml`
 )

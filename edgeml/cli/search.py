@@ -194,6 +194,15 @@ def run(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt(f"finished trials are saved; resume with: "
                                     f"edgeml search --resume {con.run_dir}") from exc
         raise
+    finalists: list[dict[str, Any]] = []
+    if args.port:
+        from ..hil.bench import bench_finalists
+        from .hil import bench_options, board_client, events
+
+        with board_client(args) as client:
+            finalists = bench_finalists(client, result.run_dir,
+                                        options=bench_options(args, virtual=False),
+                                        on_event=events(quiet))
     rep = result.report
     best = rep["chosen"]
     est = best["estimate"]
@@ -215,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
                           "trials": {k: rep["search"].get(k, 0)
                                      for k in ("trained", "rejected", "failed", "retried")},
                           "pareto": rep.get("pareto", []),
+                          "bench_finalists": finalists,
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0
     from ..export.report import hp_summary, trial_counts
@@ -246,6 +256,11 @@ def run(args: argparse.Namespace) -> int:
     rows += [
         ("files", str(result.run_dir)),
     ]
+    for f in finalists:
+        measured = "-" if f["measured_ms"] is None else f"{f['measured_ms']:.3f} ms"
+        rows.insert(-1, (f"trial {f['trial_id']} on the board",
+                         f"measured {measured} ({f['timing']}), estimated "
+                         f"{f['estimated_ms']:.3f} ms, outputs match: {f['outputs_match']}"))
     print_rows(f"edgeml: best model for {', '.join(names)}", rows)
     return 0
 
@@ -312,6 +327,10 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--force", action="store_true",
                    help="overwrite files in --out (model_data.h, report.md, ...) that an "
                         "earlier run did not write")
+
+    from .hil import add_board_options
+
+    add_board_options(s, virtual=False)
     s.add_argument("--quiet", action="store_true", help="print only the final summary")
     s.add_argument("--json", action="store_true", help="print the final summary as JSON")
     s.set_defaults(func=run)
