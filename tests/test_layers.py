@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.search", "edgeml.compress"),
     ("edgeml.export",),
     ("edgeml.pipeline",),
+    ("edgeml.api",),
     ("edgeml.cli",),
     ("edgeml.__main__",),  # `python -m edgeml`
 )
