@@ -230,7 +230,7 @@ def trials_frame(report: Mapping[str, Any]) -> Any:
     rows = []
     for rec in report.get("trials") or []:
         t = Trial.from_json(rec)
-        est = t.costs or t.estimate or {}
+        est = {**(t.estimate or {}), **(t.costs or {})}
         row: dict[str, Any] = {
             "trial_id": t.trial_id, "status": t.status.value, "feasible": t.feasible,
             "pareto": bool(rec.get("pareto")), "chosen": bool(rec.get("chosen")),

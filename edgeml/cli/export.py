@@ -6,29 +6,24 @@ import argparse
 import json
 from typing import Any
 
-from ..errors import EdgeMLError
 from ._common import KB
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import FORMATS, export_model, load_artifact
-    from ..export.c_array import c_identifier
+    from .. import api
 
-    if args.format not in FORMATS:  # before the (slower) model checks
-        raise EdgeMLError(f"unknown export format {args.format!r}",
-                          hint=f"use --format {', '.join(FORMATS)}")
-    c_identifier(args.name)
-    art = load_artifact(args.source, target=args.target)
-    result = export_model(art, fmt=args.format, out=args.out, name=args.name, force=args.force)
+    done = api.export(args.source, args.format, args.out, name=args.name, force=args.force,
+                      target=args.target)
     if args.json:
-        print(json.dumps({"format": result.format, "root": str(result.root),
-                          "files": [str(f) for f in result.files],
-                          "arena_bytes_measured": art.arena_bytes, "ops": list(art.ops)},
+        print(json.dumps({"format": done.format, "root": str(done.root),
+                          "files": [str(f) for f in done.files],
+                          "arena_bytes_measured": done.arena_bytes, "ops": list(done.ops)},
                          indent=2))
         return 0
-    print(f"edgeml: exported {args.format} ({len(art.model) / KB:.1f} KB model, "
-          f"{len(art.ops)} operators, arena {art.arena_bytes / KB:.1f} KB measured) to {result.root}")
-    for f in result.files:
+    print(f"edgeml: exported {args.format} ({done.model_bytes / KB:.1f} KB model, "
+          f"{len(done.ops)} operators, arena {done.arena_bytes / KB:.1f} KB measured) to "
+          f"{done.root}")
+    for f in done.files:
         print(f"  {f}")
     return 0
 
