@@ -111,8 +111,9 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                                      max_latency_ms=max_latency_ms))
     temp = None
     if out is None:
+        name = _run_name(cfg)  # an unknown target fails here, before any folder is made
         temp = Path(tempfile.mkdtemp(prefix="edgeml-"))
-        cfg = replace(cfg, out=str(default_run_dir(_run_name(cfg), root=temp)))
+        cfg = replace(cfg, out=str(default_run_dir(name, root=temp)))
     try:
         with Progress(verbose=verbose, total=trials, forward=on_event) as progress:
             result = run_search(cfg, on_event=progress, arrays=arrays)

@@ -275,7 +275,7 @@ def _encode_test_labels(y_raw: np.ndarray, labels: tuple[str, ...]) -> np.ndarra
             y_raw = y_raw.astype(np.int64)
     names = np.array([str(v) for v in y_raw])
     index = {c: i for i, c in enumerate(labels)}
-    unknown = sorted(set(names) - set(index))
+    unknown = sorted({str(v) for v in names} - set(index))
     if unknown:
         raise DataError(f"y_test has label(s) {unknown[:5]} that y does not have",
                         hint="the test set must use the training data's classes")
