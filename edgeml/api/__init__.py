@@ -120,7 +120,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
     finally:
         if temp is not None and temp.is_dir() and not any(temp.iterdir()):
             temp.rmdir()  # the run failed before it had anything worth keeping
-    return Run(result.run_dir, report=result.report, files=result.files)
+    return Run(result.run_dir, files=result.files)
 
 
 def default_out(target: str) -> Path:
@@ -143,7 +143,7 @@ def resume(run_dir: str | Path, *, trials: int | None = None, verbose: int = 1,
 
     with Progress(verbose=verbose, total=trials, forward=on_event) as progress:
         result = resume_search(run_dir, trials=trials, on_event=progress)
-    return Run(result.run_dir, report=result.report, files=result.files)
+    return Run(result.run_dir, files=result.files)
 
 
 def load_run(path: str | Path) -> Run:

@@ -110,11 +110,10 @@ class Run:
     ``edgeml compress`` and ``edgeml export``.
     """
 
-    def __init__(self, path: str | Path, *, report: dict[str, Any] | None = None,
-                 files: Mapping[str, Path] | None = None) -> None:
+    def __init__(self, path: str | Path, *, files: Mapping[str, Path] | None = None) -> None:
         run = RunDir.open(path, finished=True)
         self.path = run.path
-        self._report = report if report is not None else run.report()
+        self._report = run.report()  # as written: a returned run equals the run loaded later
         self._files = dict(files) if files is not None else None
 
     # -- data -----------------------------------------------------------------------
@@ -175,7 +174,8 @@ class Run:
                                   max_int8_drop=max_int8_drop, epochs=epochs,
                                   data=None if data is None else str(data), label=label,
                                   on_event=progress)
-        self._report, self._files = result.report, dict(result.files)
+        self._report, self._files = RunDir.open(self.path, finished=True).report(), \
+            dict(result.files)
         return self
 
     def export(self, fmt: str = "c", out: str | Path = "export", *, name: str = "model",
