@@ -27,7 +27,7 @@ class Exported:
         return f"{self.format} export in {self.root} ({len(self.files)} files)"
 
 
-def export(source: str | Path, fmt: str = "c", out: str | Path = "export", *,
+def export(source: str | Path, fmt: str, out: str | Path, *,
            name: str = "model", force: bool = False, target: str | None = None) -> Exported:
     """Write a run's chosen model (or a ``.tflite`` file, with ``target``) for a firmware
     project (``edgeml export``): ``fmt`` is tflite, c, esp-idf, arduino or zephyr."""

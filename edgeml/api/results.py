@@ -178,7 +178,7 @@ class Run:
             dict(result.files)
         return self
 
-    def export(self, fmt: str = "c", out: str | Path = "export", *, name: str = "model",
+    def export(self, fmt: str, out: str | Path, *, name: str = "model",
                force: bool = False, target: str | None = None) -> Exported:
         """Write the chosen model for a firmware project (``edgeml export``); see
         :func:`edgeml.export`."""
