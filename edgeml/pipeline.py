@@ -217,10 +217,9 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
 
 
 def _recorded_data(run: RunDir, data: str | None) -> str | None:
-    """The run's data as recorded; arrays saved in the run (``DATA_FILE``) are found
-    again if the run was moved."""
-    if data and not Path(data).exists() and Path(data).name == DATA_FILE \
-            and (run.path / DATA_FILE).is_file():
+    """The run's data as recorded; arrays saved in the run (``DATA_FILE``) are read from
+    the run itself, wherever it was moved or the command runs from."""
+    if data and Path(data).name == DATA_FILE and (run.path / DATA_FILE).is_file():
         return str(run.path / DATA_FILE)
     return data
 
