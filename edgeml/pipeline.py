@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -30,20 +30,22 @@ from ._io import (
     staged_writes,
 )
 from .compress.chain import CompressOptions
-from .data import Dataset, load_dataset
+from .data import Dataset, load_dataset, save_arrays
 from .errors import DataError, EdgeMLError, ModelError, RunDirError
 from .estimate import Limits, check_limits
 from .records import RUN_FILE, RunDir, Trial, TrialStatus
 from .targets import Target, load_target
 
 __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_run_dir",
-           "RUN_FILE", "write_report"]
+           "RUN_FILE", "DATA_FILE", "write_report"]
 
 Event = Callable[[str, Any], None]
 #: files of a finished run; report.json is written last and removed first
 RESULT_FILES = ("report.json", "model.tflite", "model_data.cc", "model_data.h", "op_resolver.h",
                 "report.md",
                 "pareto.png")
+#: where a run started from arrays in memory keeps them, so resume and compress need no arrays
+DATA_FILE = "data.npz"
 
 
 @dataclass(frozen=True)
@@ -145,14 +147,23 @@ def _config_dict(cfg: SearchConfig) -> dict[str, Any]:
 
 
 def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
-               force: bool = False) -> RunResult:
+               force: bool = False, arrays: Mapping[str, Any] | None = None) -> RunResult:
     """Run a full search for ``cfg`` and write the run directory (``force``: overwrite
-    files there, e.g. a ``model_data.h``, that a run did not write)."""
+    files there, e.g. a ``model_data.h``, that a run did not write).
+
+    ``arrays`` (``{"x": ..., "y": ...}``, optionally ``x_test``/``y_test``; see
+    :func:`edgeml.data.arrays_from`) is the data in memory instead of ``cfg.data``;
+    the run saves it as ``DATA_FILE`` and records that file as its data.
+    """
     emit = on_event or (lambda kind, rec: None)
     _validate(cfg)
+    if arrays is not None and cfg.data is not None:
+        raise EdgeMLError(f"both arrays and a data file ({cfg.data!r}) were given",
+                          hint="pass the data one way")
     t_start = time.perf_counter()
     targets = [load_target(n) for n in cfg.target_names]
-    dataset = load_dataset(cfg.data, label_column=cfg.label, seed=cfg.seed)
+    dataset = load_dataset(arrays if arrays is not None else cfg.data, label_column=cfg.label,
+                           seed=cfg.seed)
     emit("data", dataset.summary())
     space = _load_space(cfg, dataset)
     run_dir = Path(cfg.out) if cfg.out else default_run_dir("-".join(t.name for t in targets))
@@ -163,6 +174,8 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
     created = not run_dir.exists()
     prepare_output_dir(run_dir, label="--out", replaces=(*RESULT_FILES, "FAILED.txt"),
                        force=force, hint="choose another --out")
+    if arrays is not None:
+        cfg = replace(cfg, data=str(save_arrays(run_dir / DATA_FILE, arrays)))
     dump_json(run_dir / RUN_FILE, {
         "edgeml_version": _version(), "created": datetime.now().isoformat(timespec="seconds"),
         "config": _config_dict(cfg), "dataset_fingerprint": dataset.fingerprint,
@@ -193,6 +206,7 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     _validate(cfg)
     prepare_output_dir(run_dir, label="--resume", hint="make the run directory writable")
     targets = [load_target(n) for n in cfg.target_names]
+    cfg = replace(cfg, data=_recorded_data(run, cfg.data))
     dataset = load_dataset(cfg.data, label_column=cfg.label, seed=cfg.seed)
     if meta.get("dataset_fingerprint") and dataset.fingerprint != meta["dataset_fingerprint"]:
         raise EdgeMLError(f"--resume {run_dir}: the data {cfg.data or 'digits'!r} changed since "
@@ -216,6 +230,14 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         meta["config"]["trials"] = cfg.trials
         dump_json(meta_path, meta)
     return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False)
+
+
+def _recorded_data(run: RunDir, data: str | None) -> str | None:
+    """The run's data as recorded; arrays saved in the run (``DATA_FILE``) are read from
+    the run itself, wherever it was moved or the command runs from."""
+    if data and Path(data).name == DATA_FILE and (run.path / DATA_FILE).is_file():
+        return str(run.path / DATA_FILE)
+    return data
 
 
 def _complete(search: dict[str, Any], trials: int) -> bool:
@@ -470,7 +492,7 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
                               max_int8_drop=max_int8_drop, epochs=epochs, seed=seed,
                               lr=float(hp["lr"]) if hp.get("lr") else None,
                               batch_size=int(hp.get("batch_size") or 32)).validate()
-    source = data if data is not None else conf.get("data")
+    source = data if data is not None else _recorded_data(run, conf.get("data"))
     if source is None and not conf and report["dataset"]["name"] != "digits":
         raise EdgeMLError(f"{run_dir} does not record where its data came from",
                           hint="pass the data file with --data (and --label for a CSV)")

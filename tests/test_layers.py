@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.search", "edgeml.compress"),
     ("edgeml.export",),
     ("edgeml.pipeline",),
-    ("edgeml.hil",),
+    ("edgeml.hil", "edgeml.api"),
     ("edgeml.cli",),
     ("edgeml.__main__",),  # `python -m edgeml`
 )

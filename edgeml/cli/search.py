@@ -147,7 +147,8 @@ class _SearchConsole:
 
 
 def search_defaults() -> dict[str, Any]:
-    """Option name -> its default, read from :class:`~edgeml.pipeline.SearchConfig`."""
+    """Option name -> its default, read from :class:`~edgeml.pipeline.SearchConfig` (as
+    :func:`edgeml.search`'s defaults are)."""
     from ..pipeline import SearchConfig
 
     by_field = {f.name: f.default for f in fields(SearchConfig)}
@@ -155,7 +156,7 @@ def search_defaults() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import SearchConfig, resume_search, run_search
+    from .. import api
 
     if args.resume:
         given = ["--" + k.replace("_", "-") for k in _RUN_SETTINGS if getattr(args, k) is not None]
@@ -175,20 +176,25 @@ def run(args: argparse.Namespace) -> int:
                 con.err.print(f"edgeml {__version__}: resuming the search in {args.resume}")
             con.run_dir = args.resume
             with con:
-                result = _resume_with_total(con, resume_search, args)
+                result = _resume_with_total(con, api.resume, args)
         else:
-            cfg = SearchConfig(target=args.target, data=args.data, label=args.label, out=args.out,
-                               trials=args.trials, epochs=args.epochs, seed=args.seed,
-                               strategy=args.strategy, objective=args.objective,
-                               tolerance=args.accuracy_tolerance, space=args.space,
-                               prune=args.prune, structured=args.structured, qat=bool(args.qat),
-                               max_int8_drop=args.max_int8_drop, limits=limits_from_args(args))
+            limits_from_args(args)  # the limit options' own checks, worded as options
+            out = args.out or api.default_out(args.target)
             if not quiet:
                 con.err.print(f"edgeml {__version__}: searching for {args.target} "
                               f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
                               f"objective {args.objective})")
             with con:
-                result = run_search(cfg, on_event=con, force=args.force)
+                result = api.search(data=args.data, label=args.label, target=args.target,
+                                    out=out, trials=args.trials, epochs=args.epochs,
+                                    seed=args.seed, strategy=args.strategy,
+                                    objective=args.objective,
+                                    accuracy_tolerance=args.accuracy_tolerance, space=args.space,
+                                    max_ram_kb=args.max_ram_kb, max_flash_kb=args.max_flash_kb,
+                                    max_latency_ms=args.max_latency_ms, prune=args.prune,
+                                    structured=args.structured, qat=bool(args.qat),
+                                    max_int8_drop=args.max_int8_drop, force=args.force,
+                                    verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
         if con.run_dir:  # one line, printed by the command line's main()
             raise KeyboardInterrupt(f"finished trials are saved; resume with: "
@@ -200,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         from .hil import bench_options, board_client, events
 
         with board_client(args) as client:
-            finalists = bench_finalists(client, result.run_dir,
+            finalists = bench_finalists(client, result.path,
                                         options=bench_options(args, virtual=False),
                                         on_event=events(quiet))
     rep = result.report
@@ -208,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     est = best["estimate"]
     per_target = {name: info["estimate"] for name, info in best.get("targets", {}).items()}
     if args.json:
-        print(json.dumps({"run_dir": str(result.run_dir), "target": rep["target"]["name"],
+        print(json.dumps({"run_dir": str(result.path), "target": rep["target"]["name"],
                           "targets": [t["name"] for t in rep.get("targets", [rep["target"]])],
                           "objective": rep["search"].get("objective", "accuracy"),
                           "trial_id": best["trial_id"], "hyperparameters": best["hyperparameters"],
@@ -254,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
     if search.get("stop_reason") and int(search["trained"]) < int(search["trials"]):
         rows.append(("stopped early", str(search["stop_reason"])))
     rows += [
-        ("files", str(result.run_dir)),
+        ("files", str(result.path)),
     ]
     for f in finalists:
         measured = "-" if f["measured_ms"] is None else f"{f['measured_ms']:.3f} ms"
@@ -273,7 +279,7 @@ def _resume_with_total(con: _SearchConsole, resume: Callable[..., Any],
             con.total = int(rec.get("budget") or con.total)
         con(kind, rec)
 
-    return resume(args.resume, trials=args.trials, on_event=on_event)
+    return resume(args.resume, trials=args.trials, verbose=0, on_event=on_event)
 
 
 def add_parser(sub: Any) -> None:
