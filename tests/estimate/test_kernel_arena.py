@@ -109,3 +109,13 @@ def test_estimate_covers_the_rebuilt_zoo_models(corpus, references):
         checked += 1
     if not checked:
         pytest.skip("this TensorFlow converts the zoo to other bytes than the measured models")
+
+
+def test_unknown_flavour_is_a_one_line_error(tmp_path):
+    from edgeml.errors import TargetError
+
+    text = load_target("stm32l4r5").path
+    bad = tmp_path / "board.toml"
+    bad.write_text(Path(text).read_text().replace('kernels = "cmsis-nn"', 'kernels = "cmsis"'))
+    with pytest.raises(TargetError, match="runtime.kernels"):
+        load_target(str(bad))
