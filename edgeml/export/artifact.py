@@ -93,7 +93,8 @@ class ModelArtifact:
                              hint="choose a target whose runtime has them, or add them to the "
                                   "target profile's runtime.ops")
         resolver_methods(graph.op_names)  # every operator must be registrable
-        arena = arena_estimate(model, graph, pointer_bytes=target.pointer_bytes)
+        arena = arena_estimate(model, graph, pointer_bytes=target.pointer_bytes,
+                               kernels=target.kernels, core=target.core)
         inp, out = graph.input(0), graph.output(0)
         n_out = int(out.shape[-1]) if out.shape else 1
         ds = dataset or {}
