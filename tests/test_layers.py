@@ -20,6 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.errors", "edgeml._io", "edgeml._tf"),
     ("edgeml.targets",),
     ("edgeml.data",),
+    ("edgeml.features",),
     ("edgeml.tflite",),
     ("edgeml.estimate",),
     ("edgeml.search", "edgeml.compress"),
