@@ -1,7 +1,8 @@
 """Recordings -> windows -> features -> :class:`~edgeml.data.Dataset`, split by recording.
 
 The split is made on groups (a recording, or a ``--group`` value such as a
-subject), stratified by each group's majority class, before any window is cut:
+subject), stratified by class when every group holds one class (otherwise whole
+groups are drawn at random), before any window is cut:
 no recording (group) has windows on both sides. The normalization of the
 features (and, for tabular data, the selection of constructed terms) is fitted
 on the training split only.
@@ -97,9 +98,20 @@ def split_groups(recs: Recordings, *, seed: int, val_fraction: float,
     rng = np.random.default_rng(seed)
     side = np.zeros(len(names), dtype=np.int64)  # 0 train, 1 val, 2 test
     unit = "group" if len(names) < len(recs) else "recording"
-    for k, label in enumerate(recs.labels):
+    need = 2 if val_fraction == 0 or test_fraction == 0 else 3
+    pure = all(len(np.unique(recs.y[inverse == g])) == 1 for g in range(len(names)))
+    if not pure:  # groups (e.g. subjects) span classes: split whole groups, unstratified
+        if len(names) < need:
+            raise DataError(f"{recs.name} has only {len(names)} group(s)",
+                            hint=f"splits are made by group, so at least {need} are needed; "
+                                 "use another --group or --test-data")
+        order = rng.permutation(len(names))
+        n_test = max(1, int(round(len(names) * test_fraction))) if test_fraction else 0
+        n_val = max(1, int(round(len(names) * val_fraction))) if val_fraction else 0
+        side[order[:n_test]] = 2
+        side[order[n_test:n_test + n_val]] = 1
+    for k, label in enumerate(recs.labels if pure else ()):
         members = np.flatnonzero(major == k)
-        need = (2 if val_fraction == 0 or test_fraction == 0 else 3)
         if 0 < len(members) < need:
             raise DataError(f"{recs.name}: class {label!r} has only {len(members)} {unit}(s)",
                             hint=f"splits are made by {unit}, so every class needs at least "
