@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
 from realdata import basic_motions, espeak_words, write_imu_folder  # noqa: E402
 
-from edgeml.data.recordings import is_recordings_source, load_recordings  # noqa: E402
+from edgeml.data.sources import is_recordings_source, load_recordings  # noqa: E402
 from edgeml.errors import DataError  # noqa: E402
 
 

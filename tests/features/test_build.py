@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from realdata import write_imu_folder
 
-from edgeml.data.recordings import load_recordings
+from edgeml.data.sources import load_recordings
 from edgeml.errors import DataError
 from edgeml.features import FeatureSpec, build_features, candidate_specs, split_groups, transform
 
