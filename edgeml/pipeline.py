@@ -35,7 +35,7 @@ Event = Callable[[str, dict[str, Any]], None]
 RUN_FILE = "run.json"
 #: files of a finished run; report.json is written last and removed first
 RESULT_FILES = ("report.json", "model.tflite", "model_data.cc", "model_data.h", "op_resolver.h",
-                "report.md",
+                "features.c", "features.h", "report.md",
                 "pareto.png")
 
 
@@ -58,6 +58,13 @@ class SearchConfig:
     structured: float | None = None   # fraction of channels removed,
     qat: bool = False                 # quantization-aware training,
     max_int8_drop: float = CompressOptions.max_int8_drop  # allowed float -> int8 loss (points)
+    # the feature stage, for recordings (a folder, a stream CSV) or --features tabular:
+    features: str | None = None       # feature kind; None = the first candidate for the data
+    group: str | None = None          # column whose values a split never divides
+    window: int | None = None         # samples per window (streams) / clip (audio)
+    hop: int | None = None
+    rate: float | None = None         # Hz; None = inferred from a time column / the WAV files
+    test_data: str | None = None      # held-out recordings for the test split
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -130,14 +137,71 @@ def _config_dict(cfg: SearchConfig) -> dict[str, Any]:
     return d
 
 
+def _load_data(cfg: SearchConfig, *, seed: int | None = None) -> tuple[Dataset, Any]:
+    """The dataset, through the feature stage when the data are recordings: then also the
+    FeatureSet (fitted features, split, fixes); otherwise ``None``."""
+    from .data.sources import is_recordings_source
+
+    seed = cfg.seed if seed is None else seed
+    if cfg.features or is_recordings_source(cfg.data, group_column=cfg.group, rate=cfg.rate):
+        from .features import load_feature_set
+
+        if cfg.data is None:
+            raise EdgeMLError("--features needs --data (a folder of recordings or a CSV)",
+                              hint="pass --data")
+        fs = load_feature_set(cfg.data, label_column=cfg.label, group_column=cfg.group,
+                              kind=cfg.features, window=cfg.window, hop=cfg.hop, rate=cfg.rate,
+                              test_data=cfg.test_data, seed=seed)
+        return fs.dataset, fs
+    if cfg.test_data:
+        raise EdgeMLError("--test-data takes held-out recordings",
+                          hint="use it with --data a folder of recordings or a stream CSV")
+    return load_dataset(cfg.data, label_column=cfg.label, seed=seed), None
+
+
+def _charge_features(cfg: SearchConfig, targets: list[Target], fs: Any
+                     ) -> tuple[SearchConfig, list[Target], dict[str, Any] | None]:
+    """Count the feature stage against every target (flash and RAM as firmware) and the
+    latency limit; the report's ``features`` section."""
+    if fs is None:
+        return cfg, targets, None
+    from .errors import BudgetError
+    from .features.cost import charge, cost_on
+
+    costs = {t.name: cost_on(fs.fitted.spec, t) for t in targets}
+    limits = cfg.limits
+    if limits.max_latency_ms is not None:
+        worst = max(c.latency_ms for c in costs.values())
+        left = limits.max_latency_ms - worst
+        if left <= 0:
+            raise BudgetError(f"the feature stage alone takes {worst:.2f} ms, over the latency "
+                              f"limit of {limits.max_latency_ms:g} ms",
+                              hint="raise the latency limit or use a smaller window",
+                              limit="max_latency_ms")
+        cfg = replace(cfg, limits=replace(limits, max_latency_ms=left))
+    for t in targets:
+        c = costs[t.name]
+        if c.flash_bytes >= t.model_flash_budget or c.ram_bytes >= t.arena_budget:
+            raise BudgetError(f"the feature stage ({c.flash_bytes} B flash, {c.ram_bytes} B RAM) "
+                              f"leaves no room for a model on {t.name}",
+                              hint="use a smaller window or fewer bands")
+    section = {**fs.report(), "fitted": fs.fitted.to_dict(),
+               "cost": {n: c.to_dict() for n, c in costs.items()},
+               "latency_limit_for_model_ms": cfg.limits.max_latency_ms}
+    return cfg, [charge(t, costs[t.name]) for t in targets], section
+
+
 def run_search(cfg: SearchConfig, *, on_event: Event | None = None) -> RunResult:
     """Run a full search for ``cfg`` and write the run directory."""
     emit = on_event or (lambda kind, rec: None)
     _validate(cfg)
     t_start = time.perf_counter()
     targets = [load_target(n) for n in cfg.target_names]
-    dataset = load_dataset(cfg.data, label_column=cfg.label, seed=cfg.seed)
+    dataset, fs = _load_data(cfg)
     emit("data", dataset.summary())
+    search_cfg, targets, features = _charge_features(cfg, targets, fs)
+    if features:
+        emit("features", features)
     space = _load_space(cfg, dataset)
     run_dir = Path(cfg.out) if cfg.out else default_run_dir("-".join(t.name for t in targets))
     if run_dir.exists() and not run_dir.is_dir():
@@ -152,7 +216,8 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None) -> RunResult
         "edgeml_version": _version(), "created": datetime.now().isoformat(timespec="seconds"),
         "config": _config_dict(cfg), "dataset_fingerprint": dataset.fingerprint,
         "space": {"name": space.name, "source": space.source, "digest": space.digest}})
-    return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=created)
+    return _guarded(search_cfg, targets, dataset, space, run_dir, emit, t_start, created=created,
+                    features=features)
 
 
 def resume_search(run_dir: str | Path, *, trials: int | None = None,
@@ -182,11 +247,14 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     cfg = replace(cfg, out=str(run_dir))
     _validate(cfg)
     targets = [load_target(n) for n in cfg.target_names]
-    dataset = load_dataset(cfg.data, label_column=cfg.label, seed=cfg.seed)
+    dataset, fs = _load_data(cfg)
     if meta.get("dataset_fingerprint") and dataset.fingerprint != meta["dataset_fingerprint"]:
         raise EdgeMLError(f"--resume {run_dir}: the data {cfg.data or 'digits'!r} changed since "
                           "the run started", hint="restore the data file or start a new run")
     emit("data", dataset.summary())
+    cfg, targets, features = _charge_features(cfg, targets, fs)
+    if features:
+        emit("features", features)
     space = _load_space(cfg, dataset)
     digest = meta.get("space", {}).get("digest", "")
     if digest and space.digest != digest:
@@ -205,13 +273,15 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     if cfg.trials != meta["config"].get("trials"):
         meta["config"]["trials"] = cfg.trials
         dump_json(meta_path, meta)
-    return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False)
+    return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False,
+                    features=features)
 
 
 def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
-             run_dir: Path, emit: Event, t_start: float, *, created: bool) -> RunResult:
+             run_dir: Path, emit: Event, t_start: float, *, created: bool,
+             features: dict[str, Any] | None = None) -> RunResult:
     try:
-        return _run(cfg, targets, dataset, space, run_dir, emit, t_start)
+        return _run(cfg, targets, dataset, space, run_dir, emit, t_start, features=features)
     except BaseException as exc:
         # Keep the trial records for --resume, but nothing that looks like a result.
         for name in RESULT_FILES:
@@ -227,7 +297,7 @@ def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: 
 
 
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
-         emit: Event, t_start: float) -> RunResult:
+         emit: Event, t_start: float, *, features: dict[str, Any] | None = None) -> RunResult:
     from .search import EdgeTuner, make_oracle, no_feasible_message
     from .search.pareto import pareto_front
     from .tflite.int8 import evaluate_int8
@@ -298,9 +368,12 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         "chosen": best,
         "seconds": seconds,
     }
+    if features:
+        report["features"] = features
     files = {
         "model.tflite": atomic_write(run_dir / "model.tflite", model_bytes),
         **write_c_files(info, read_graph(model_bytes).op_names, run_dir),
+        **_write_feature_files(features, info, run_dir),
         "report.md": atomic_write(run_dir / "report.md", _markdown(report)),
     }
     png = render_pareto_png(report, run_dir / "pareto.png")
@@ -308,6 +381,19 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         files["pareto.png"] = png
     files["report.json"] = dump_json(run_dir / "report.json", report)  # written last
     return RunResult(run_dir=run_dir, report=report, files=files)
+
+
+def _write_feature_files(features: dict[str, Any] | None, info: Any, run_dir: Path
+                         ) -> dict[str, Path]:
+    if not features:
+        return {}
+    from .export.features_c import render_feature_files
+    from .features import FittedFeatures
+
+    files = render_feature_files(FittedFeatures.from_dict(features["fitted"]),
+                                 input_scale=info.input_scale,
+                                 input_zero_point=info.input_zero_point)
+    return {n: atomic_write(run_dir / n, data) for n, data in files.items()}
 
 
 def _fit_matrix(records: list[dict[str, Any]], targets: list[Target]) -> dict[str, Any]:

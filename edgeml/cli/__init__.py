@@ -14,14 +14,14 @@ from collections.abc import Callable
 
 from .. import __version__
 from ..errors import EdgeMLError
-from . import calibrate, compress, export, profile, search, targets
+from . import calibrate, compress, export, features, profile, search, targets
 from ._common import in_cli_words
 from ._native import NativeStderr
 
 __all__ = ["main", "build_parser"]
 
 # The order of the commands in `edgeml --help`.
-COMMANDS = (search, compress, export, targets, profile, calibrate)
+COMMANDS = (search, compress, export, features, targets, profile, calibrate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from .. import __version__
 from ..errors import EdgeMLError
 from ._common import KB, add_limit_options, console, in_cli_words, limits_from_args, print_rows
 from .compress import compression_line
+from .features import add_feature_options
 
 # option -> SearchConfig field, where the names differ
 _FIELDS = {"accuracy_tolerance": "tolerance"}
@@ -22,7 +23,8 @@ _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "object
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
-                 "prune", "structured", "qat", "max_int8_drop")
+                 "prune", "structured", "qat", "max_int8_drop", "features", "group", "window",
+                 "hop", "rate", "test_data")
 
 class _SearchConsole:
     """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
@@ -87,6 +89,13 @@ class _SearchConsole:
             self.line(f"data: {rec['name']} ({rec['kind']} {tuple(rec['input_shape'])}, "
                       f"{len(rec['classes'])} classes, {rec['train']}/{rec['val']}/{rec['test']} "
                       "train/val/test)")
+        elif kind == "features":
+            cost = " ".join(f"{n}: {c['flash_bytes'] / KB:.1f} KB flash, {c['ram_bytes'] / KB:.1f} "
+                            f"KB RAM, {c['latency_ms']:.2f} ms;" for n, c in rec["cost"].items())
+            self.line(f"features: {rec['describe']}, split by {rec['split']['unit']}; counted "
+                      f"against the target: {cost.rstrip(';')}")
+            for fix in rec.get("fixes", []):
+                self.line(f"fixed: {fix}")
         elif kind == "start":
             self.run_dir = rec.get("run_dir", "")
             if rec.get("stored"):
@@ -166,7 +175,9 @@ def run(args: argparse.Namespace) -> int:
                                strategy=args.strategy, objective=args.objective,
                                tolerance=args.accuracy_tolerance, space=args.space,
                                prune=args.prune, structured=args.structured, qat=bool(args.qat),
-                               max_int8_drop=args.max_int8_drop, limits=limits_from_args(args))
+                               max_int8_drop=args.max_int8_drop, limits=limits_from_args(args),
+                               features=args.features, group=args.group, window=args.window,
+                               hop=args.hop, rate=args.rate, test_data=args.test_data)
             if not quiet:
                 con.err.print(f"edgeml {__version__}: searching for {args.target} "
                               f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
@@ -214,6 +225,12 @@ def run(args: argparse.Namespace) -> int:
     ]
     if best.get("compression"):
         rows.append(("compression", compression_line(best["compression"])))
+    if rep.get("features"):
+        feat = rep["features"]
+        c = feat["cost"].get(names[0]) or next(iter(feat["cost"].values()))
+        rows.append(("features", f"{feat['describe']}: {c['flash_bytes'] / KB:.1f} KB flash, "
+                                 f"{c['ram_bytes'] / KB:.1f} KB RAM, {c['latency_ms']:.2f} ms "
+                                 "(estimate; counted against the target; features.c)"))
     if len(names) > 1:
         rows.append(("fits", "; ".join(f"{n}: {e['latency_ms']:.2f} ms, {e['energy_uj']:.0f} uJ, "
                                        f"{e['ram_bytes'] / KB:.1f} KB RAM"
@@ -251,7 +268,9 @@ def add_parser(sub: Any) -> None:
                    help="target name (edgeml targets) or TOML profile; several separated by "
                         f"commas must all fit [default: {d['target']}]")
     s.add_argument("--data", default=None,
-                   help="CSV (features + label column), NPZ (arrays x, y) or builtin name "
+                   help="CSV (features + label column), NPZ (arrays x, y), builtin name, or "
+                        "recordings for the feature stage: a folder (one subfolder per class of "
+                        "CSV recordings or WAV files) or a CSV stream with a time column "
                         "[default: digits]")
     s.add_argument("--label", default=None, help=f"label column of a CSV [default: {d['label']}]")
     s.add_argument("--out", default=None, help="run directory [default: edgeml-runs/<time>-<target>]")
@@ -278,6 +297,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
     add_limit_options(s)
+    add_feature_options(s)
     s.add_argument("--prune", type=float, default=None, metavar="S",
                    help="compress the chosen model: magnitude-prune its kernels to sparsity S")
     s.add_argument("--structured", type=float, default=None, metavar="S",

@@ -11,13 +11,20 @@
 
 from __future__ import annotations
 
-from .build import FeatureSet, build_features, candidate_specs, default_spec, split_groups
+from .build import (
+                    FeatureSet,
+                    build_features,
+                    candidate_specs,
+                    default_spec,
+                    load_feature_set,
+                    split_groups,
+)
 from .compute import compute, fit, quantize, transform
 from .cost import FeatureCost, feature_cost
 from .select import Selection, nogueira_stability, select_terms
 from .spec import KINDS, STATS, FeatureSpec, FittedFeatures
 
 __all__ = ["FeatureSpec", "FittedFeatures", "KINDS", "STATS", "compute", "fit", "transform",
-           "quantize", "FeatureSet", "build_features", "default_spec", "candidate_specs",
+           "quantize", "FeatureSet", "build_features", "load_feature_set", "default_spec", "candidate_specs",
            "split_groups", "FeatureCost", "feature_cost", "Selection", "select_terms",
            "nogueira_stability"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from .select import select_terms
 from .spec import STATS, FeatureSpec, FittedFeatures, next_pow2
 from .windows import cut
 
-__all__ = ["FeatureSet", "build_features", "default_spec", "candidate_specs", "split_groups"]
+__all__ = ["FeatureSet", "build_features", "load_feature_set", "default_spec", "candidate_specs", "split_groups"]
 
 
 @dataclass(frozen=True)
@@ -201,5 +202,31 @@ def build_features(recs: Recordings, spec: FeatureSpec | None = None, *, seed: i
                  x_train=f_tr, y_train=y_tr, x_val=f_va, y_val=y_va, x_test=f_te, y_test=y_te,
                  scale=1.0, offset=0.0, fingerprint=digest.hexdigest()[:16],
                  extra={"features": fitted.to_dict()})
-    fixes = recs.fixes + (test_recordings.fixes if test_recordings is not None else ())
+    fixes = recs.fixes + (tuple(f"test data: {f}" for f in test_recordings.fixes)
+                          if test_recordings is not None else ())
     return FeatureSet(dataset=ds, fitted=fitted, split=fs, fixes=fixes, selection=selection)
+
+
+def load_feature_set(source: str | Path, *, label_column: str = "label",
+                     group_column: str | None = None, kind: str | None = None,
+                     window: int | None = None, hop: int | None = None,
+                     rate: float | None = None, test_data: str | Path | None = None,
+                     seed: int = 0) -> FeatureSet:
+    """Load recordings from ``source`` (see :func:`edgeml.data.sources.load_recordings`),
+    choose the spec (``kind`` or the first candidate), split and compute the features."""
+    from ..data.sources import load_recordings
+
+    tabular = kind == "tabular"
+    recs = load_recordings(source, label_column=label_column, group_column=group_column,
+                           rate=rate, tabular=tabular)
+    test = None
+    if test_data is not None:
+        test = load_recordings(test_data, label_column=label_column, group_column=group_column,
+                               rate=rate or (recs.rate or None), tabular=tabular,
+                               clip_s=(len(recs.signals[0]) / recs.rate)
+                               if recs.kind == "audio" else None)
+        if test.kind != recs.kind:
+            raise DataError(f"the test data {test_data} holds {test.kind} recordings, the "
+                            f"training data {recs.kind}", hint="give both the same kind of data")
+    spec = default_spec(recs, kind, window=window, hop=hop)
+    return build_features(recs, spec, seed=seed, test_recordings=test)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .spec import FeatureSpec
 
-__all__ = ["FeatureCost", "feature_cost", "CODE_BYTES", "has_fpu"]
+__all__ = ["FeatureCost", "feature_cost", "cost_on", "charge", "CODE_BYTES", "has_fpu"]
 
 #: generated code per kind (bytes of Thumb-2 text at -Os, incl. quantization)
 CODE_BYTES = {"raw": 180, "stats": 700, "fft": 620, "logmel": 620, "mfcc": 700,
@@ -122,3 +123,17 @@ def feature_cost(spec: FeatureSpec, *, core: str = "cortex-m4f",
     return FeatureCost(ram_bytes=ram, flash_bytes=table + code, table_bytes=table, code_bytes=code,
                        flops=flops, transcendentals=trans, cycles=cycles,
                        latency_ms=1e3 * cycles / float(clock_hz))
+
+
+def cost_on(spec: FeatureSpec, target: Any) -> FeatureCost:
+    """The feature stage's cost on ``target`` (its core and clock)."""
+    return feature_cost(spec, core=target.core, clock_hz=target.clock_hz)
+
+
+def charge(target: Any, cost: FeatureCost) -> Any:
+    """``target`` with the feature stage counted as firmware: the model's flash and RAM
+    budgets shrink by what the feature stage takes."""
+    from dataclasses import replace
+
+    return replace(target, firmware_flash_bytes=target.firmware_flash_bytes + cost.flash_bytes,
+                   firmware_ram_bytes=target.firmware_ram_bytes + cost.ram_bytes)
