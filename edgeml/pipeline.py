@@ -59,7 +59,7 @@ class SearchConfig:
     qat: bool = False                 # quantization-aware training,
     max_int8_drop: float = CompressOptions.max_int8_drop  # allowed float -> int8 loss (points)
     # the feature stage, for recordings (a folder, a stream CSV) or --features tabular:
-    features: str | None = None       # feature kind; None = the first candidate for the data
+    features: str | None = None       # feature kind; None/"auto" = searched with the model
     group: str | None = None          # column whose values a split never divides
     window: int | None = None         # samples per window (streams) / clip (audio)
     hop: int | None = None
@@ -137,6 +137,101 @@ def _config_dict(cfg: SearchConfig) -> dict[str, Any]:
     return d
 
 
+AUTO = "auto"
+
+
+def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResult:
+    """Search the feature spec jointly with the model: one search per candidate spec
+    (``run_dir/features/<kind>``, the trial budget split evenly; each candidate's feature
+    stage counts against the same target budget, so infeasible pairs never train), then the
+    (spec, model) pair the objective prefers, with the feature stage's cost added to the
+    model's (flash, RAM, latency, energy), on validation accuracy. Resumable: finished
+    candidates are kept, interrupted ones resumed."""
+    from .data.sources import load_recordings
+    from .errors import BudgetError
+    from .features import candidate_specs
+    from .features.cost import cost_on
+    from .search.pareto import choose
+
+    t_start = time.perf_counter()
+    run_dir = Path(cfg.out) if cfg.out else default_run_dir(
+        "-".join(cfg.target_names))
+    if not resume and run_dir.exists() and any(run_dir.iterdir()):
+        raise EdgeMLError(f"run directory {run_dir} already holds a run",
+                          hint=f"resume it with --resume {run_dir}, or choose another --out")
+    recs = load_recordings(cfg.data, label_column=cfg.label, group_column=cfg.group,
+                           rate=cfg.rate)
+    specs = candidate_specs(recs, window=cfg.window, hop=cfg.hop)
+    per = max(1, cfg.trials // len(specs))
+    cfg = replace(cfg, features=AUTO, out=str(run_dir))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / RUN_FILE).exists():
+        dump_json(run_dir / RUN_FILE, {
+            "edgeml_version": _version(),
+            "created": datetime.now().isoformat(timespec="seconds"),
+            "config": _config_dict(cfg), "feature_candidates": [s.kind for s in specs]})
+    (run_dir / "report.json").unlink(missing_ok=True)
+    target = load_target(cfg.target_names[0])
+    rows: list[dict[str, Any]] = []
+    results: dict[str, RunResult] = {}
+    for spec in specs:
+        sub = run_dir / "features" / spec.kind
+        emit("feature_candidate", {"kind": spec.kind, "describe": spec.describe(),
+                                   "trials": per, "run_dir": str(sub)})
+        try:
+            if (sub / RUN_FILE).exists():
+                res = resume_search(sub, trials=per, on_event=emit)
+            else:
+                res = run_search(replace(cfg, features=spec.kind, out=str(sub), trials=per),
+                                 on_event=emit)
+        except BudgetError as exc:
+            rows.append({"kind": spec.kind, "describe": spec.describe(), "status": "infeasible",
+                         "reason": exc.message})
+            continue
+        results[spec.kind] = res
+        best = res.report["chosen"]
+        fc = cost_on(_res_spec(res), target)
+        costs = dict(best.get("costs") or {})
+        total = {"latency_ms": float(costs.get("latency_ms", 0.0)) + fc.latency_ms,
+                 "arena_bytes": float(costs.get("arena_bytes", 0.0)) + fc.ram_bytes,
+                 "model_bytes": float(costs.get("model_bytes", 0.0)) + fc.flash_bytes,
+                 "energy_uj": float(costs.get("energy_uj", 0.0))
+                 + fc.latency_ms * float(target.active_power_mw)}
+        rows.append({"kind": spec.kind, "describe": res.report["features"]["describe"],
+                     "status": "trained", "feasible": True, "trial_id": spec.kind,
+                     "int8_val_accuracy": float(best["int8_val_accuracy"]),
+                     "int8_test_accuracy": float(best["int8_test_accuracy"]),
+                     "costs": total, "feature_cost": fc.to_dict()})
+    chosen = choose(rows, cfg.objective, cfg.tolerance)
+    if chosen is None:
+        raise BudgetError("no feature spec and model fit the target",
+                          hint="; ".join(f"{r['kind']}: {r.get('reason', '')}" for r in rows)
+                          or "relax the limits")
+    res = results[chosen["kind"]]
+    files: dict[str, Path] = {}
+    for name in RESULT_FILES:
+        if name != "report.json" and name in res.files:
+            files[name] = atomic_write(run_dir / name, res.files[name].read_bytes())
+    report = dict(res.report)
+    for r in rows:
+        r["chosen"] = r["kind"] == chosen["kind"]
+        r.pop("trial_id", None)
+        r.pop("feasible", None)
+    report["feature_search"] = {"candidates": rows, "chosen": chosen["kind"],
+                                "trials_per_candidate": per, "objective": cfg.objective,
+                                "seconds": round(time.perf_counter() - t_start, 2)}
+    report["chosen"] = dict(report["chosen"], run_dir=str(res.run_dir))
+    files["report.json"] = dump_json(run_dir / "report.json", report)
+    emit("feature_choice", report["feature_search"])
+    return RunResult(run_dir=run_dir, report=report, files=files)
+
+
+def _res_spec(res: RunResult) -> Any:
+    from .features import FittedFeatures
+
+    return FittedFeatures.from_dict(res.report["features"]["fitted"]).spec
+
+
 def _load_data(cfg: SearchConfig, *, seed: int | None = None) -> tuple[Dataset, Any]:
     """The dataset, through the feature stage when the data are recordings: then also the
     FeatureSet (fitted features, split, fixes); otherwise ``None``."""
@@ -191,10 +286,20 @@ def _charge_features(cfg: SearchConfig, targets: list[Target], fs: Any
     return cfg, [charge(t, costs[t.name]) for t in targets], section
 
 
+def _joint(cfg: SearchConfig) -> bool:
+    """Whether the feature spec is searched with the model (recordings, no kind given)."""
+    from .data.sources import is_recordings_source
+
+    return cfg.features in (None, AUTO) and \
+        is_recordings_source(cfg.data, group_column=cfg.group, rate=cfg.rate)
+
+
 def run_search(cfg: SearchConfig, *, on_event: Event | None = None) -> RunResult:
     """Run a full search for ``cfg`` and write the run directory."""
     emit = on_event or (lambda kind, rec: None)
     _validate(cfg)
+    if _joint(cfg):
+        return _feature_search(cfg, emit, resume=False)
     t_start = time.perf_counter()
     targets = [load_target(n) for n in cfg.target_names]
     dataset, fs = _load_data(cfg)
@@ -246,6 +351,8 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         cfg = replace(cfg, trials=int(trials))
     cfg = replace(cfg, out=str(run_dir))
     _validate(cfg)
+    if _joint(cfg):
+        return _feature_search(cfg, emit, resume=True)
     targets = [load_target(n) for n in cfg.target_names]
     dataset, fs = _load_data(cfg)
     if meta.get("dataset_fingerprint") and dataset.fingerprint != meta["dataset_fingerprint"]:

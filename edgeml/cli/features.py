@@ -15,12 +15,15 @@ from ._common import KB, print_rows
 KINDS_HELP = "raw, stats, fft (streams); logmel, mfcc (WAV folders); tabular (a CSV)"
 
 
-def add_feature_options(p: Any, *, data_help: str | None = None) -> None:
+def add_feature_options(p: Any, *, search: bool = False) -> None:
     """The feature-stage options ``edgeml features`` and ``edgeml search`` share."""
-    p.add_argument("--features", default=None, metavar="KIND",
-                   choices=("raw", "stats", "fft", "logmel", "mfcc", "tabular"),
-                   help=f"feature kind: {KINDS_HELP} [default: stats for streams, logmel for "
-                        "audio; a CSV without a time column is used as it is]")
+    kinds = ("raw", "stats", "fft", "logmel", "mfcc", "tabular") + (("auto",) if search else ())
+    default = ("auto for recordings: the search tries each kind that fits the data with the "
+               "model, the trial budget split evenly" if search else
+               "stats for streams, logmel for audio")
+    p.add_argument("--features", default=None, metavar="KIND", choices=kinds,
+                   help=f"feature kind: {KINDS_HELP}{', auto' if search else ''} [default: "
+                        f"{default}; a CSV without a time column is used as it is]")
     p.add_argument("--group", default=None, metavar="COLUMN",
                    help="column whose values (e.g. subject) a train/test split never divides "
                         "[default: each recording]")

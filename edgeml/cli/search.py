@@ -96,6 +96,18 @@ class _SearchConsole:
                       f"against the target: {cost.rstrip(';')}")
             for fix in rec.get("fixes", []):
                 self.line(f"fixed: {fix}")
+        elif kind == "feature_candidate":
+            self.line(f"feature candidate {rec['kind']}: {rec['describe']} ({rec['trials']} "
+                      f"trial(s), {rec['run_dir']})")
+        elif kind == "feature_choice":
+            for r in rec["candidates"]:
+                if r["status"] == "trained":
+                    c = r["costs"]
+                    self.line(f"  {r['kind']}: int8 val acc {r['int8_val_accuracy']:.3f}, "
+                              f"model+features {c['model_bytes'] / KB:.1f} KB, "
+                              f"{c['latency_ms']:.2f} ms{' <- chosen' if r['chosen'] else ''}")
+                else:
+                    self.line(f"  {r['kind']}: {r['status']} ({r.get('reason', '')})")
         elif kind == "start":
             self.run_dir = rec.get("run_dir", "")
             if rec.get("stored"):
@@ -297,7 +309,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
     add_limit_options(s)
-    add_feature_options(s)
+    add_feature_options(s, search=True)
     s.add_argument("--prune", type=float, default=None, metavar="S",
                    help="compress the chosen model: magnitude-prune its kernels to sparsity S")
     s.add_argument("--structured", type=float, default=None, metavar="S",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgeml.errors import ExportError
-from edgeml.export import render_files
+from edgeml.export.formats import render_files
 from edgeml.features import FeatureSpec, fit
 
 
