@@ -60,6 +60,9 @@ def default_spec(recs: Recordings, kind: str | None = None, *, window: int | Non
     for c in cands:
         if c.kind == kind:
             return c
+    if kind == "raw" and recs.kind == "audio":  # the clip itself (not a search candidate)
+        n = window or recs.shortest
+        return FeatureSpec(kind="raw", window=n, hop=hop or n, rate=recs.rate)
     raise DataError(f"feature kind {kind!r} does not apply to {recs.kind} data",
                     hint=f"use one of {', '.join(c.kind for c in cands)}")
 
@@ -98,7 +101,7 @@ def split_groups(recs: Recordings, *, seed: int, val_fraction: float,
                       for g in range(len(names))])
     rng = np.random.default_rng(seed)
     side = np.zeros(len(names), dtype=np.int64)  # 0 train, 1 val, 2 test
-    unit = "group" if len(names) < len(recs) else "recording"
+    unit = "group" if len(names) < len(recs) else ("row" if recs.kind == "tabular" else "recording")
     need = 2 if val_fraction == 0 or test_fraction == 0 else 3
     pure = all(len(np.unique(recs.y[inverse == g])) == 1 for g in range(len(names)))
     if not pure:  # groups (e.g. subjects) span classes: split whole groups, unstratified
@@ -195,7 +198,8 @@ def build_features(recs: Recordings, spec: FeatureSpec | None = None, *, seed: i
     digest.update(np.ascontiguousarray(recs.y).tobytes())
     fs = {"train": len(parts["train"]), "val": len(parts["val"]),
           "test": len(test_recordings) if test_recordings is not None else len(parts["test"]),
-          "unit": "group" if len(set(recs.groups)) < len(recs) else "recording",
+          "unit": "group" if len(set(recs.groups)) < len(recs) else
+          ("row" if recs.kind == "tabular" else "recording"),
           "windows": {"train": int(len(y_tr)), "val": int(len(y_va)), "test": int(len(y_te))},
           "held_out_test": test_recordings is not None}
     ds = Dataset(name=recs.name, kind=_input_kind(spec), labels=recs.labels,
