@@ -247,6 +247,12 @@ def run(args: argparse.Namespace) -> int:
         rows.append(("fits", "; ".join(f"{n}: {e['latency_ms']:.2f} ms, {e['energy_uj']:.0f} uJ, "
                                        f"{e['ram_bytes'] / KB:.1f} KB RAM"
                                        for n, e in per_target.items())))
+    if rep.get("feature_search"):
+        fsr = rep["feature_search"]
+        rows.append(("feature search", "int8 val acc " + ", ".join(
+            f"{r['kind']} {r['int8_val_accuracy']:.3f}{' (chosen)' if r['chosen'] else ''}"
+            if r["status"] == "trained" else f"{r['kind']} {r['status']}"
+            for r in fsr["candidates"]) + f"; {fsr['trials_per_candidate']} trial(s) each"))
     rows += [
         ("objective", f"{rep['search'].get('objective', 'accuracy')}; Pareto front: trials "
                       f"{', '.join(rep.get('pareto', [])) or '-'}"),
