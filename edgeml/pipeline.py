@@ -210,7 +210,7 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
     res = results[chosen["kind"]]
     files: dict[str, Path] = {}
     for name in RESULT_FILES:
-        if name != "report.json" and name in res.files:
+        if name not in ("report.json", "report.md") and name in res.files:
             files[name] = atomic_write(run_dir / name, res.files[name].read_bytes())
     report = dict(res.report)
     for r in rows:
@@ -221,6 +221,7 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
                                 "trials_per_candidate": per, "objective": cfg.objective,
                                 "seconds": round(time.perf_counter() - t_start, 2)}
     report["chosen"] = dict(report["chosen"], run_dir=str(res.run_dir))
+    files["report.md"] = atomic_write(run_dir / "report.md", _markdown(report))
     files["report.json"] = dump_json(run_dir / "report.json", report)
     emit("feature_choice", report["feature_search"])
     return RunResult(run_dir=run_dir, report=report, files=files)
@@ -574,9 +575,10 @@ def _record_compression(best: dict[str, Any], result: Any, run_dir: Path) -> dic
 def _markdown(report: dict[str, Any]) -> str:
     from .export import render_markdown
     from .export.compress_report import render_compression_markdown
+    from .export.features_report import render_features_markdown
 
     return render_markdown(report) + render_compression_markdown(
-        (report.get("chosen") or {}).get("compression"))
+        (report.get("chosen") or {}).get("compression")) + render_features_markdown(report)
 
 
 def _run_path(run_dir: Path, recorded: str, out: str | None) -> Path:
@@ -639,7 +641,17 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     if source is None and not conf and report["dataset"]["name"] != "digits":
         raise EdgeMLError(f"{run_dir} does not record where its data came from",
                           hint="pass the data file with --data (and --label for a CSV)")
-    dataset = load_dataset(source, label_column=label or conf.get("label") or "label", seed=seed)
+    if report.get("feature_search"):
+        raise EdgeMLError(f"{run_dir} chose its features among several candidates",
+                          hint=f"compress the chosen candidate's run: {chosen.get('run_dir')}")
+    if report.get("features"):  # recordings through the feature stage, as the search did
+        known = set(SearchConfig.__dataclass_fields__) - {"limits"}
+        scfg = replace(SearchConfig(**{k: v for k, v in conf.items() if k in known}),
+                       data=source, label=label or conf.get("label") or "label")
+        dataset, _ = _load_data(scfg, seed=seed)
+    else:
+        dataset = load_dataset(source, label_column=label or conf.get("label") or "label",
+                               seed=seed)
     if report["dataset"].get("fingerprint") and \
             dataset.fingerprint != report["dataset"]["fingerprint"]:
         raise EdgeMLError(f"the data {source or 'digits'!r} differs from the data of run {run_dir}",
@@ -676,6 +688,8 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     report_path.unlink()  # the run no longer looks complete until report.json is back
     files = {"model.tflite": atomic_write(run_dir / "model.tflite", result.model_bytes),
              **write_c_files(info, graph.op_names, run_dir),
+             # the feature stage quantizes with the (possibly new) input scale
+             **_write_feature_files(report.get("features"), info, run_dir),
              "report.md": atomic_write(run_dir / "report.md", _markdown(report))}
     files["report.json"] = dump_json(report_path, report)  # written last
     return RunResult(run_dir=run_dir, report=report, files=files)
