@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         (f"cost on {target.name}", f"{cost.ram_bytes / KB:.1f} KB RAM, {cost.flash_bytes / KB:.1f} KB "
                                    f"flash ({cost.table_bytes / KB:.1f} KB tables + "
                                    f"{cost.code_bytes / KB:.1f} KB code), ~{cost.cycles:,} cycles = "
-                                   f"{cost.latency_ms:.2f} ms per window (estimate, +-50%)"),
+                                   f"{cost.latency_ms:.2f} ms per window (analytic estimate)"),
     ]
     if fs.selection:
         sel = fs.selection

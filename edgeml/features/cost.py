@@ -1,13 +1,16 @@
 """What the exported feature stage costs on a target: RAM, flash and cycles.
 
-RAM and table flash are counted exactly from the generated C's static buffers and
-``const`` tables (the same sizes ``edgeml.export.features_c`` declares). Code
-flash is a per-kind figure for the generated functions (Thumb-2, -Os, as arm-none-eabi-gcc 12 compiles it for a
-Cortex-M4F; the tests check it stays within 50 %). Cycles
-count floating-point operations times a per-core cost: cores with a
+RAM and table flash are counted from the generated C's static buffers and ``const``
+tables (the sizes ``edgeml.export.features_c`` declares). Code flash is a per-kind
+figure for the generated functions (Thumb-2 at -Os, as arm-none-eabi-gcc 12 compiles
+them for a Cortex-M4F). The tests check all three against the section sizes of the
+cross-compiled object (code within 50 %).
+
+Cycles count floating-point operations times a per-core cost: cores with a
 single-precision FPU take about 1.5 cycles per add/multiply and 30 per
-log/sqrt/divide; cores without one (Cortex-M0+, RV32IMC) run soft-float at about
-25 and 250. Good to about +-50 %, the right order to budget against.
+log/sqrt/divide; cores without one (Cortex-M0+, RV32IMC) run soft-float at about 25
+and 250. The cycle count is an analytic estimate (the right order to budget
+against), not yet checked against a board.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def _ops(spec: FeatureSpec) -> tuple[int, int]:
     if spec.kind == "stats":
         per = 4 * n
         if any(s.startswith("p") for s in spec.stats):
-            per += n * max(1, int(math.log2(n))) * 2  # insertion sort on mostly-random data ~ n log n
+            per += n * n // 2  # insertion sort: ~n^2/4 compares + as many moves on random data
         flops += c * per
         trans += c * sum(1 for s in spec.stats if s in ("std", "rms"))
     elif spec.kind == "fft":
