@@ -5,7 +5,8 @@ random forest on flattened raw windows, on real recordings.
   the 40 TRAIN recordings give train/validation (split by recording), the 40 TEST
   recordings are the held-out test split (``--test-data``).
 * ``words``: words spoken by espeak-ng (6 words x 6 voices x 4 pitches, resampled to 16 kHz),
-  split by recording.
+  split by voice (files named VOICE_nohash_PITCH.wav, the Speech Commands convention): the
+  test voice is never heard in training.
 
 For each: ``edgeml search`` with the feature kind searched jointly with the model (``auto``),
 with the raw window only (``raw``), and a random forest (200 trees) on the same training
@@ -44,8 +45,9 @@ def prepare(name: str, root: Path) -> tuple[Path, Path | None, str]:
                 "nrf52840")
     words = ("yes", "no", "up", "down", "stop", "go")
     voices = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan")
-    return espeak_words(root / "words", words, voices=voices, pitches=(30, 45, 60, 75)), None, \
-        "esp32s3"
+    # split by voice: the test voice is never heard in training
+    return espeak_words(root / "words", words, voices=voices, pitches=(30, 45, 60, 75),
+                        by_voice=True), None, "esp32s3"
 
 
 def edgeml_row(label: str, data: Path, test: Path | None, target: str, features: str,

@@ -76,8 +76,11 @@ PITCHES = (35, 50, 65)
 
 
 def espeak_words(root: Path, words: tuple[str, ...] = ("yes", "no", "up", "down"), *,
-                 voices: tuple[str, ...] = VOICES, pitches: tuple[int, ...] = PITCHES) -> Path:
-    """A Speech-Commands folder (one subfolder per word) of words spoken by espeak-ng."""
+                 voices: tuple[str, ...] = VOICES, pitches: tuple[int, ...] = PITCHES,
+                 by_voice: bool = False) -> Path:
+    """A Speech-Commands folder (one subfolder per word) of words spoken by espeak-ng.
+    ``by_voice`` names the files VOICE_nohash_PITCH.wav, so splits keep a voice (the
+    "speaker") on one side, as Speech Commands does."""
     exe = shutil.which("espeak-ng")
     if exe is None:
         _missing("espeak-ng")
@@ -86,6 +89,7 @@ def espeak_words(root: Path, words: tuple[str, ...] = ("yes", "no", "up", "down"
         d.mkdir(parents=True, exist_ok=True)
         for v in voices:
             for p in pitches:
-                subprocess.run([exe, "-v", v, "-p", str(p), "-w", str(d / f"{v}_{p}.wav"), w],
+                name = f"{v}_nohash_{p}.wav" if by_voice else f"{v}_{p}.wav"
+                subprocess.run([exe, "-v", v, "-p", str(p), "-w", str(d / name), w],
                                check=True, capture_output=True)
     return root
