@@ -145,3 +145,15 @@ def test_bad_folders_are_one_line_errors(speech, tmp_path):
     (tmp_path / "bad" / "b" / "y.wav").write_bytes(b"RIFF0000WAVEjunk")
     with pytest.raises(DataError, match="not a readable WAV file"):
         load_recordings(tmp_path / "bad")
+
+
+def test_speech_commands_names_group_by_speaker(tmp_path):
+    from edgeml.features import split_groups
+
+    root = espeak_words(tmp_path / "sc", ("yes", "no"), voices=("en", "en-us", "en-029"),
+                        pitches=(40, 60), by_voice=True)
+    recs = load_recordings(root)
+    assert set(recs.groups) == {"en", "en-us", "en-029"}
+    parts = split_groups(recs, seed=0, val_fraction=0.15, test_fraction=0.2)
+    sides = [{recs.groups[i] for i in parts[k]} for k in ("train", "val", "test")]
+    assert all(len(s) == 1 for s in sides[1:]) and not (sides[0] & (sides[1] | sides[2]))
