@@ -1,15 +1,19 @@
-"""The examples run: the notebook headlessly in a real Jupyter kernel, and the script."""
+"""The examples run: the API notebook headlessly in a real Jupyter kernel and its script,
+and the feature-stage examples end to end (tiny search), leaving firmware files with the
+feature stage in them."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "api"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "api"  # the Python API: a notebook and a script
 
 
 def test_the_notebook_is_kept_small_and_without_outputs():
@@ -48,3 +52,44 @@ def test_the_script_runs(tmp_path):
     assert (tmp_path / "pareto.png").stat().st_size > 1000
     assert (tmp_path / "firmware" / "model_data.h").is_file()
     assert "compression" in done.stdout and "nrf52840" in done.stdout
+
+
+# --------------------------------------------------------------- feature-stage examples
+
+
+def _needs(example: str) -> str | None:
+    if example == "keyword_spotting" and shutil.which("espeak-ng") is None:
+        return "espeak-ng"
+    if example == "activity_recognition":
+        import importlib.util
+
+        if importlib.util.find_spec("sktime") is None:
+            return "sktime"
+    return None
+
+
+def test_every_example_has_a_readme_and_a_script():
+    for d in sorted(p for p in ROOT.joinpath("examples").iterdir() if p.is_dir()):
+        assert (d / "README.md").is_file() and list(d.glob("*.py")), d
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example, firmware", [
+    ("activity_recognition", "features.c"),
+    ("keyword_spotting", "edgeml_model/features.c"),
+    ("tabular_features", "features.c"),
+])
+def test_example_runs(example, firmware, tmp_path):
+    missing = _needs(example)
+    if missing:
+        if os.environ.get("EDGEML_REQUIRE_FEATURE_DATA") == "1":
+            pytest.fail(f"{missing} is required (EDGEML_REQUIRE_FEATURE_DATA=1)")
+        pytest.skip(f"{missing} is not installed")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / example / "run.py"), "--out",
+                           str(tmp_path), "--trials", "1", "--epochs", "1"],
+                          capture_output=True, text=True, env=env, timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "firmware" / firmware).is_file()
+    assert (tmp_path / "feats.npz").is_file()
+    assert "edgeml: best model" in proc.stdout

@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.records",),
     ("edgeml.targets",),
     ("edgeml.data",),
+    ("edgeml.features",),
     ("edgeml.tflite",),
     ("edgeml.estimate",),
     ("edgeml.search", "edgeml.compress"),

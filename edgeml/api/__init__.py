@@ -72,8 +72,11 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
            space: str | Path | None = None, max_ram_kb: float | None = None,
            max_flash_kb: float | None = None, max_latency_ms: float | None = None,
            prune: float | None = None, structured: float | None = None, qat: bool = False,
-           max_int8_drop: float = _D["max_int8_drop"], out: str | Path | None = None,
-           force: bool = False, verbose: int = 1, on_event: Event | None = None) -> Run:
+           max_int8_drop: float = _D["max_int8_drop"], features: str | None = None,
+           group: str | None = None, window: int | None = None, hop: int | None = None,
+           rate: float | None = None, test_data: str | Path | None = None,
+           out: str | Path | None = None, force: bool = False, verbose: int = 1,
+           on_event: Event | None = None) -> Run:
     """Search the best int8 model that fits ``target`` (``edgeml search``).
 
     Data: ``x, y`` as numpy arrays (samples first: ``(n, features)``, ``(n, steps,
@@ -85,6 +88,9 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
 
     ``out``: the run directory; None makes a new temporary folder (``Run.path``).
     ``force``: overwrite files in ``out`` (a ``model_data.h``, ...) that no run wrote.
+    ``data=`` a folder of recordings (or a stream CSV) goes through the feature stage:
+    ``features`` (kind; None searches it with the model), ``group``, ``window``, ``hop``,
+    ``rate`` and ``test_data`` (held-out recordings) are ``edgeml search``'s options.
     ``verbose``: 0 silent, 1 a progress bar (tqdm, if installed) or lines, 2 more.
     ``on_event(kind, record)`` receives every progress event.
     """
@@ -107,7 +113,9 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                        seed=seed, strategy=strategy, objective=objective,
                        tolerance=accuracy_tolerance, space=None if space is None else str(space),
                        prune=prune, structured=structured, qat=bool(qat),
-                       max_int8_drop=max_int8_drop,
+                       max_int8_drop=max_int8_drop, features=features, group=group,
+                       window=window, hop=hop, rate=rate,
+                       test_data=None if test_data is None else str(test_data),
                        limits=limits(max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
                                      max_latency_ms=max_latency_ms))
     temp = None

@@ -24,6 +24,7 @@ from ._common import (
     print_rows,
 )
 from .compress import compression_line
+from .features import add_feature_options
 
 # option -> SearchConfig field, where the names differ
 _FIELDS = {"accuracy_tolerance": "tolerance"}
@@ -33,7 +34,8 @@ _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "object
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
-                 "prune", "structured", "qat", "max_int8_drop")
+                 "prune", "structured", "qat", "max_int8_drop", "features", "group", "window",
+                 "hop", "rate", "test_data")
 
 class _SearchConsole:
     """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
@@ -98,6 +100,25 @@ class _SearchConsole:
             self.line(f"data: {rec['name']} ({rec['kind']} {tuple(rec['input_shape'])}, "
                       f"{len(rec['classes'])} classes, {rec['train']}/{rec['val']}/{rec['test']} "
                       "train/val/test)")
+        elif kind == "features":
+            cost = " ".join(f"{n}: {c['flash_bytes'] / KB:.1f} KB flash, {c['ram_bytes'] / KB:.1f} "
+                            f"KB RAM, {c['latency_ms']:.2f} ms;" for n, c in rec["cost"].items())
+            self.line(f"features: {rec['describe']}, split by {rec['split']['unit']}; counted "
+                      f"against the target: {cost.rstrip(';')}")
+            for fix in rec.get("fixes", []):
+                self.line(f"fixed: {fix}")
+        elif kind == "feature_candidate":
+            self.line(f"feature candidate {rec['kind']}: {rec['describe']} ({rec['trials']} "
+                      f"trial(s), {rec['run_dir']})")
+        elif kind == "feature_choice":
+            for r in rec["candidates"]:
+                if r["status"] == "trained":
+                    c = r["costs"]
+                    self.line(f"  {r['kind']}: int8 val acc {r['int8_val_accuracy']:.3f}, "
+                              f"model+features {c['model_bytes'] / KB:.1f} KB, "
+                              f"{c['latency_ms']:.2f} ms{' <- chosen' if r['chosen'] else ''}")
+                else:
+                    self.line(f"  {r['kind']}: {r['status']} ({r.get('reason', '')})")
         elif kind == "start":
             self.run_dir = rec.get("run_dir", "")
             if rec.get("stored"):
@@ -193,7 +214,9 @@ def run(args: argparse.Namespace) -> int:
                                     max_ram_kb=args.max_ram_kb, max_flash_kb=args.max_flash_kb,
                                     max_latency_ms=args.max_latency_ms, prune=args.prune,
                                     structured=args.structured, qat=bool(args.qat),
-                                    max_int8_drop=args.max_int8_drop, force=args.force,
+                                    max_int8_drop=args.max_int8_drop, features=args.features,
+                                    group=args.group, window=args.window, hop=args.hop,
+                                    rate=args.rate, test_data=args.test_data, force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
         if con.run_dir:  # one line, printed by the command line's main()
@@ -247,10 +270,22 @@ def run(args: argparse.Namespace) -> int:
     ]
     if best.get("compression"):
         rows.append(("compression", compression_line(best["compression"])))
+    if rep.get("features"):
+        feat = rep["features"]
+        c = feat["cost"].get(names[0]) or next(iter(feat["cost"].values()))
+        rows.append(("features", f"{feat['describe']}: {c['flash_bytes'] / KB:.1f} KB flash, "
+                                 f"{c['ram_bytes'] / KB:.1f} KB RAM, {c['latency_ms']:.2f} ms "
+                                 "(estimate; counted against the target; features.c)"))
     if len(names) > 1:
         rows.append(("fits", "; ".join(f"{n}: {e['latency_ms']:.2f} ms, {e['energy_uj']:.0f} uJ, "
                                        f"{e['ram_bytes'] / KB:.1f} KB RAM"
                                        for n, e in per_target.items())))
+    if rep.get("feature_search"):
+        fsr = rep["feature_search"]
+        rows.append(("feature search", "int8 val acc " + ", ".join(
+            f"{r['kind']} {r['int8_val_accuracy']:.3f}{' (chosen)' if r['chosen'] else ''}"
+            if r["status"] == "trained" else f"{r['kind']} {r['status']}"
+            for r in fsr["candidates"]) + f"; {fsr['trials_per_candidate']} trial(s) each"))
     rows += [
         ("objective", f"{rep['search'].get('objective', 'accuracy')}; Pareto front: trials "
                       f"{', '.join(rep.get('pareto', [])) or '-'}"),
@@ -293,7 +328,9 @@ def add_parser(sub: Any) -> None:
                    help="target name (edgeml targets) or TOML profile; several separated by "
                         f"commas must all fit [default: {d['target']}]")
     s.add_argument("--data", default=None,
-                   help="CSV (features + label column), NPZ (arrays x, y) or builtin name "
+                   help="CSV (features + label column), NPZ (arrays x, y), builtin name, or "
+                        "recordings for the feature stage: a folder (one subfolder per class of "
+                        "CSV recordings or WAV files) or a CSV stream with a time column "
                         "[default: digits]")
     s.add_argument("--label", default=None, help=f"label column of a CSV [default: {d['label']}]")
     s.add_argument("--out", default=None, help="run directory [default: edgeml-runs/<time>-<target>]")
@@ -320,6 +357,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
     add_limit_options(s)
+    add_feature_options(s, search=True)
     s.add_argument("--prune", type=FRACTION, default=None, metavar="S",
                    help="compress the chosen model: magnitude-prune its kernels to sparsity S")
     s.add_argument("--structured", type=FRACTION, default=None, metavar="S",

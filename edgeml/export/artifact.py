@@ -65,13 +65,15 @@ class ModelArtifact:
     dataset: str = ""                 # the data it was trained on, for the files' comments
     source: str = ""                  # where it was read from
     description: str = ""             # one line for package manifests
+    features: dict[str, Any] | None = None   # FittedFeatures.to_dict(): raw samples -> input
     arena_margin: float = ARENA_MARGIN
     arena_min_margin: int = ARENA_MIN_MARGIN
 
     # -- constructors ----------------------------------------------------------
     @classmethod
     def from_model(cls, model: bytes, target: Target, *, dataset: dict[str, Any] | None = None,
-                   where: str = "model", source: str = "", description: str = "") -> ModelArtifact:
+                   where: str = "model", source: str = "", description: str = "",
+                   features: dict[str, Any] | None = None) -> ModelArtifact:
         """Check ``model`` for ``target`` and describe it; ``dataset`` is the run's dataset
         summary (class names, preprocessing, name), if there is one."""
         from ..estimate.arena import arena_estimate
@@ -110,7 +112,8 @@ class ModelArtifact:
                    raw_input_scale=float(prep.get("scale", 1.0)),
                    raw_input_offset=float(prep.get("offset", 0.0)), target=target.name,
                    pointer_bytes=int(target.pointer_bytes), arena_source=arena.source,
-                   dataset=str(ds.get("name") or ""), source=source, description=description)
+                   dataset=str(ds.get("name") or ""), source=source, description=description,
+                   features=features)
 
     @classmethod
     def from_tflite(cls, path: str | Path, target: str | Target | None) -> ModelArtifact:
@@ -149,7 +152,8 @@ class ModelArtifact:
             (f", int8 test accuracy {acc:.4f} (TFLM)" if isinstance(acc, (int, float)) else "")
         return cls.from_model(run.model_tflite.read_bytes(), tgt, dataset=ds,
                               where=str(run.model_tflite), source=str(run.path),
-                              description=desc)
+                              description=desc,
+                              features=(report.get("features") or {}).get("fitted"))
 
     # -- derived ------------------------------------------------------------------
     @property
