@@ -20,6 +20,7 @@ def test_a_run_written_before_typed_records_resumes(tmp_path, fit_counter):
     from edgeml.estimate import read_graph
     from edgeml.estimate.arena import arena_estimate
     from edgeml.pipeline import resume_search
+    from edgeml.targets import load_target
 
     run = tmp_path / "moved" / "run"            # not where it was written (/tmp/oldrun)
     shutil.copytree(FIXTURE, run)
@@ -36,7 +37,9 @@ def test_a_run_written_before_typed_records_resumes(tmp_path, fit_counter):
     assert record.read_bytes() == before      # finished records are never rewritten
     model = (run / "model.tflite").read_bytes()
     assert model == (FIXTURE / "trials" / "trial_0000" / "model.tflite").read_bytes()
-    arena = arena_estimate(model, read_graph(model), pointer_bytes=4).bytes
+    esp32 = load_target("esp32")  # the run's target: its kernels (ESP-NN) count in the arena
+    arena = arena_estimate(model, read_graph(model), pointer_bytes=4, kernels=esp32.kernels,
+                           core=esp32.core).bytes
     header = (run / "model_data.h").read_text()
     assert re.search(rf"kTensorArenaMeasured = {arena};", header), header
     assert "| 00 | trained |" in (run / "report.md").read_text()
