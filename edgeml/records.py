@@ -91,6 +91,8 @@ class Trial:
     worker_rss_bytes: int | None = None
     seconds: float | None = None
     rss_bytes: int | None = None
+    family: str | None = None        # a classical model's family (None: a network)
+    cmodel: str | None = None        # a classical model's arrays (.npz), its C export's source
 
     # -- state ---------------------------------------------------------------
     @property

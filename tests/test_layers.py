@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.data",),
     ("edgeml.tflite",),
     ("edgeml.estimate",),
-    ("edgeml.search", "edgeml.compress"),
+    ("edgeml.search", "edgeml.compress", "edgeml.classical"),
     ("edgeml.export",),
     ("edgeml.pipeline",),
     ("edgeml.cli",),

@@ -25,6 +25,7 @@ is scikit-learn's rule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,31 @@ class CModel:
     rows: int = 0                  # raw score rows (1 for a binary boost/linear model)
     n_trees: int = 0
     detail: str = ""
+
+    # -- files --------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the model to ``path`` (.npz: its arrays and, as JSON, the rest)."""
+        import io
+        import json
+
+        from .._io import atomic_write
+
+        meta = {"family": self.family, "kind": self.kind, "n_features": self.n_features,
+                "n_classes": self.n_classes, "rows": self.rows, "n_trees": self.n_trees,
+                "detail": self.detail}
+        buf = io.BytesIO()
+        np.savez(buf, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+                 **self.arrays)
+        return atomic_write(Path(path), buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> CModel:
+        import json
+
+        with np.load(Path(path)) as z:
+            meta = json.loads(bytes(z["__meta__"]).decode())
+            arrays = {k: z[k] for k in z.files if k != "__meta__"}
+        return cls(arrays=arrays, **meta)
 
     # -- size ---------------------------------------------------------------
     @property
@@ -104,6 +130,24 @@ class CModel:
                 acc -= d * d * inv[:, f]
             return acc
         raise ValueError(self.kind)
+
+    def nodes_visited(self, x: np.ndarray) -> float:
+        """Mean number of internal nodes one prediction visits (over all trees) on ``x``."""
+        if self.kind not in ("vote", "boost") or len(x) == 0:
+            return 0.0
+        x = np.asarray(x, np.float32).reshape(len(x), -1)
+        a, total = self.arrays, 0
+        rows = np.arange(len(x))
+        for t in range(self.n_trees):
+            n = np.full(len(x), int(a["roots"][t]), np.int64)
+            live = n >= 0
+            while live.any():
+                total += int(live.sum())
+                idx = n[live]
+                go_left = x[rows[live], a["feature"][idx]] <= a["threshold"][idx]
+                n[live] = np.where(go_left, a["left"][idx], a["right"][idx])
+                live = n >= 0
+        return total / len(x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.argmax(self.raw_scores(x), axis=1)
