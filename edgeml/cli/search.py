@@ -18,11 +18,12 @@ from .compress import compression_line
 _FIELDS = {"accuracy_tolerance": "tolerance"}
 # Options left unset (None) take SearchConfig's default, so --resume can tell which were given.
 _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "objective",
-              "accuracy_tolerance", "max_int8_drop")
+              "accuracy_tolerance", "max_int8_drop", "models", "ensemble_min_gain")
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
-                 "prune", "structured", "qat", "max_int8_drop")
+                 "prune", "structured", "qat", "max_int8_drop", "models", "no_ensemble",
+                 "ensemble_min_gain")
 
 class _SearchConsole:
     """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
@@ -171,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
                                strategy=args.strategy, objective=args.objective,
                                tolerance=args.accuracy_tolerance, space=args.space,
                                prune=args.prune, structured=args.structured, qat=bool(args.qat),
-                               max_int8_drop=args.max_int8_drop, limits=limits_from_args(args))
+                               max_int8_drop=args.max_int8_drop, limits=limits_from_args(args),
+                               models=args.models, ensemble=not args.no_ensemble,
+                               ensemble_min_gain=args.ensemble_min_gain)
             if not quiet:
                 con.err.print(f"edgeml {__version__}: searching for {args.target} "
                               f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
@@ -216,10 +219,20 @@ def run(args: argparse.Namespace) -> int:
         ("flash", f"{est['model_bytes'] / KB:.1f} KB model + {est['code_bytes'] / KB:.0f} KB runtime "
                   f"= {est['flash_bytes'] / KB:.1f} KB"),
         ("RAM", f"{est['arena_bytes'] / KB:.1f} KB arena + runtime = {est['ram_bytes'] / KB:.1f} KB"),
-        ("latency (estimate)", f"{est['latency_ms']:.2f} ms, {est['energy_uj']:.0f} uJ/inference"),
+        ("latency (estimate)", f"{est['latency_ms']:.2f} ms, {est['energy_uj']:.0f} uJ/inference"
+         if est["latency_ms"] >= 0.1 else
+         f"{est['latency_ms']:.4f} ms, {est['energy_uj']:.2f} uJ/inference"),
     ]
+    if best.get("members"):
+        rows[0] = ("model", f"trial {best['trial_id']}: " + ", ".join(
+            f"{m['family']} trial {m['trial_id']} x{m['weight']:.2f}" for m in best["members"]))
+        rows[1] = ("accuracy (test, as deployed)", f"{best['int8_test_accuracy']:.4f}")
+        rows[2] = ("flash", f"{est['model_bytes'] / KB:.1f} KB of model data, plus its code")
+        rows[3] = ("RAM", f"{est['ram_bytes'] / KB:.2f} KB peak")
     if best.get("compression"):
         rows.append(("compression", compression_line(best["compression"])))
+    if rep.get("decision"):
+        rows.append(("why", rep["decision"]))
     if len(names) > 1:
         rows.append(("fits", "; ".join(f"{n}: {e['latency_ms']:.2f} ms, {e['energy_uj']:.0f} uJ, "
                                        f"{e['ram_bytes'] / KB:.1f} KB RAM"
@@ -298,6 +311,14 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--max-int8-drop", type=float, default=None, metavar="P",
                    help="with compression: fail when int8 accuracy is more than P points below "
                         f"float [default: {d['max_int8_drop']:g}]")
+    s.add_argument("--models", default=None, metavar="LIST",
+                   help="model families to consider, comma-separated, of nn (the network "
+                        "search), tree, forest, gbt, linear, nb [default: all]")
+    s.add_argument("--no-ensemble", action="store_true", default=None,
+                   help="do not build an ensemble of the run's models")
+    s.add_argument("--ensemble-min-gain", type=float, default=None, metavar="G",
+                   help="choose an ensemble only when its validation accuracy beats the best "
+                        f"single model by more than G [default: {d['ensemble_min_gain']}]")
     s.add_argument("--quiet", action="store_true", help="print only the final summary")
     s.add_argument("--json", action="store_true", help="print the final summary as JSON")
     s.set_defaults(func=run)
