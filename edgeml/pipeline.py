@@ -195,6 +195,9 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     try:
         conf = dict(meta["config"])
         conf["limits"] = Limits(**conf.get("limits", {}))
+        # a run started before the classical stage searched networks only: it stays so
+        conf.setdefault("models", "nn")
+        conf.setdefault("ensemble", False)
         known = set(SearchConfig.__dataclass_fields__)
         cfg = SearchConfig(**{k: v for k, v in conf.items() if k in known})
     except (ValueError, TypeError) as exc:
