@@ -26,6 +26,12 @@ def run(args: argparse.Namespace) -> int:
                           "arena_bytes_measured": art.arena_bytes, "ops": list(art.ops)},
                          indent=2))
         return 0
+    if art.predict_files:
+        print(f"edgeml: exported {args.format} (edgeml_predict: the run's classical model or "
+              f"ensemble, {len(art.predict_files)} files) to {result.root}")
+        for f in result.files:
+            print(f"  {f}")
+        return 0
     print(f"edgeml: exported {args.format} ({len(art.model) / KB:.1f} KB model, "
           f"{len(art.ops)} operators, arena {art.arena_bytes / KB:.1f} KB measured) to {result.root}")
     for f in result.files:

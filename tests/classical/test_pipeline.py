@@ -30,6 +30,15 @@ def test_models_tree_trains_no_network(tmp_path, capsys):
     assert "Why:" in (out / "report.md").read_text()
     printed = capsys.readouterr().out
     assert "why" in printed
+    # every C export format carries edgeml_predict; there is no single .tflite to export
+    for fmt in ("c", "esp-idf", "arduino", "zephyr"):
+        assert main(["export", str(out), "--format", fmt, "--out", str(tmp_path / fmt)]) == 0
+        found = {p.name for p in (tmp_path / fmt).rglob("*")}
+        assert {"edgeml_predict.h", "edgeml_classical.c"} <= found, (fmt, found)
+        assert not any(n.endswith((".tflite", "_data.cc", "op_resolver.h")) for n in found)
+    cmake = (tmp_path / "esp-idf" / "edgeml_model" / "CMakeLists.txt").read_text()
+    assert '"edgeml_classical.c"' in cmake
+    assert main(["export", str(out), "--format", "tflite", "--out", str(tmp_path / "t")]) == 2
 
 
 def test_run_c_predicts_like_python(tmp_path):
