@@ -292,16 +292,17 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         raise no_feasible_message(singles + (result.smallest if result else []), targets,
                                   cfg.limits)
     ens_trial = stage.ensemble_trial
-    use_ensemble = False
-    if ens_trial is not None and stage.ensemble is not None:
-        if cfg.objective != "accuracy":
-            stage.reason = (f"an ensemble is chosen for --objective accuracy only (this run: "
-                            f"{cfg.objective})")
-        elif not stage.reason:
-            use_ensemble = stage.ensemble.gain > cfg.ensemble_min_gain
+    # the ensemble is a candidate like any other once it beats the best single model by
+    # more than --ensemble-min-gain (stage.reason says why not, otherwise)
+    eligible = ens_trial is not None and stage.ensemble is not None and not stage.reason
     all_records = singles + ([ens_trial] if ens_trial is not None else [])
     front = [r.trial_id for r in pareto_front(all_records)]
-    chosen_trial = ens_trial if use_ensemble and ens_trial is not None else best_single
+    chosen_trial = (choose(singles + [ens_trial], cfg.objective, cfg.tolerance)
+                    if eligible and ens_trial is not None else None) or best_single
+    use_ensemble = chosen_trial is ens_trial
+    if eligible and not use_ensemble:
+        stage.reason = (f"it gains {stage.ensemble.gain * 100:.2f} points but --objective "
+                        f"{cfg.objective} prefers trial {best_single.trial_id}")
     chosen_id = chosen_trial.trial_id
     emit("final", {"trial_id": chosen_id})
 

@@ -112,7 +112,7 @@ def test_defaults_are_the_config_objects_own():
 def test_search_end_to_end_writes_a_deployable_model(tmp_path):
     """A tiny real search on digits: every artifact exists, runs in TFLM and compiles."""
     out = tmp_path / "run"
-    proc = run("search", "--models", "nn", "--target", "esp32", "--trials", "2", "--epochs", "8",
+    proc = run("search", "--models", "nn", "--no-ensemble", "--target", "esp32", "--trials", "2", "--epochs", "8",
                "--seed", "1",
                "--max-ram-kb", "64", "--max-flash-kb", "64", "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

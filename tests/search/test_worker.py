@@ -93,7 +93,7 @@ def test_a_killed_worker_is_retried_then_replaced_and_counted(tmp_path, monkeypa
     path = tmp_path / "dies_twice.py"
     path.write_text(KILLING_SPACE.replace("{counter!r}", repr(str(counter))))
     out = tmp_path / "run"
-    assert main(["search", "--models", "nn", "--trials", "2", "--epochs", "2", "--seed", "0",
+    assert main(["search", "--models", "nn", "--no-ensemble", "--trials", "2", "--epochs", "2", "--seed", "0",
                  "--space", str(path),
                  "--out", str(out)]) == 0
     captured = capfd.readouterr()
