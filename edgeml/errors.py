@@ -15,7 +15,10 @@ __all__ = [
     "ModelError",
     "ExportError",
     "RunDirError",
+    "OutputError",
     "RuntimeFailure",
+    "HILError",
+    "RegressionError",
 ]
 
 
@@ -59,9 +62,24 @@ class ExportError(EdgeMLError):
 
 class RunDirError(EdgeMLError):
     """A run directory is missing, unfinished or damaged (search --resume, export, compress)."""
+class OutputError(EdgeMLError, OSError):
+    """An output location cannot be written: not a folder, read-only or immutable, full,
+    or holding files edgeml did not write. Also an :class:`OSError`, so code that treats
+    a failed optional write (a cache) as harmless keeps doing so."""
 
 
 class RuntimeFailure(EdgeMLError):
     """A tool edgeml drives (TFLM, the converter) failed on a valid input."""
+
+    exit_code = 1
+
+
+class HILError(EdgeMLError):
+    """A board, serial port, flashing tool or power analyser did not do what the
+    hardware-in-the-loop harness asked (no reply, port gone, tool missing)."""
+
+
+class RegressionError(HILError):
+    """A bench measured a regression against its saved baseline (not a user error)."""
 
     exit_code = 1

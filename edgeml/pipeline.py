@@ -12,6 +12,7 @@ any moment resumes from its directory with :func:`resume_search`.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
@@ -20,16 +21,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ._io import atomic_write, dump_json
+from ._io import (
+    atomic_write,
+    dump_json,
+    output_error,
+    prepare_output_dir,
+    replace_file,
+    staged_writes,
+)
 from .compress.chain import CompressOptions
 from .data import Dataset, load_dataset
-from .errors import EdgeMLError, ModelError, RunDirError
+from .errors import DataError, EdgeMLError, ModelError, RunDirError
 from .estimate import Limits, check_limits
 from .records import RUN_FILE, RunDir, Trial, TrialStatus
 from .targets import Target, load_target
 
 __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_run_dir",
-           "RUN_FILE"]
+           "RUN_FILE", "write_report"]
 
 Event = Callable[[str, Any], None]
 #: files of a finished run; report.json is written last and removed first
@@ -145,7 +153,14 @@ def load_keras(path: str | Path, space: Any = None) -> Any:
 
 def _load_space(cfg: SearchConfig, dataset: Dataset) -> Any:
     from .search.spaces import build_space, load_space_file
+    from .tflite.tflm import SOFTMAX_INT8_MAX_CLASSES
 
+    if cfg.networks and not cfg.space and dataset.num_classes > SOFTMAX_INT8_MAX_CLASSES:
+        raise DataError(f"{dataset.name} has {dataset.num_classes} classes; the models end in "
+                        f"an int8 SOFTMAX, which TFLite Micro aborts on (crashing the firmware) "
+                        f"when more than {SOFTMAX_INT8_MAX_CLASSES} classes score alike",
+                        hint=f"use at most {SOFTMAX_INT8_MAX_CLASSES} classes (merge or drop "
+                             "some), or a --space whose model ends without SOFTMAX")
     if cfg.space:
         return load_space_file(cfg.space, input_shape=dataset.input_shape,
                                num_classes=dataset.num_classes)
@@ -158,8 +173,10 @@ def _config_dict(cfg: SearchConfig) -> dict[str, Any]:
     return d
 
 
-def run_search(cfg: SearchConfig, *, on_event: Event | None = None) -> RunResult:
-    """Run a full search for ``cfg`` and write the run directory."""
+def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
+               force: bool = False) -> RunResult:
+    """Run a full search for ``cfg`` and write the run directory (``force``: overwrite
+    files there, e.g. a ``model_data.h``, that a run did not write)."""
     emit = on_event or (lambda kind, rec: None)
     _validate(cfg)
     t_start = time.perf_counter()
@@ -168,14 +185,13 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None) -> RunResult
     emit("data", dataset.summary())
     space = _load_space(cfg, dataset)
     run_dir = Path(cfg.out) if cfg.out else default_run_dir("-".join(t.name for t in targets))
-    if run_dir.exists() and not run_dir.is_dir():
-        raise EdgeMLError(f"--out {run_dir} is a file", hint="choose a directory for the run")
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if any((run_dir / n).exists() for n in (RUN_FILE, "report.json", "trials", "search")):
-            raise EdgeMLError(f"run directory {run_dir} already holds a run",
-                              hint=f"resume it with --resume {run_dir}, or choose another --out")
+    if run_dir.is_dir() and any((run_dir / n).exists()
+                                for n in (RUN_FILE, "report.json", "trials", "search")):
+        raise EdgeMLError(f"run directory {run_dir} already holds a run",
+                          hint=f"resume it with --resume {run_dir}, or choose another --out")
     created = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(run_dir, label="--out", replaces=(*RESULT_FILES, "FAILED.txt"),
+                       force=force, hint="choose another --out")
     dump_json(run_dir / RUN_FILE, {
         "edgeml_version": _version(), "created": datetime.now().isoformat(timespec="seconds"),
         "config": _config_dict(cfg), "dataset_fingerprint": dataset.fingerprint,
@@ -207,6 +223,7 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         cfg = replace(cfg, trials=int(trials))
     cfg = replace(cfg, out=str(run_dir))
     _validate(cfg)
+    prepare_output_dir(run_dir, label="--resume", hint="make the run directory writable")
     targets = [load_target(n) for n in cfg.target_names]
     dataset = load_dataset(cfg.data, label_column=cfg.label, seed=cfg.seed)
     if meta.get("dataset_fingerprint") and dataset.fingerprint != meta["dataset_fingerprint"]:
@@ -245,20 +262,35 @@ def _complete(search: dict[str, Any], trials: int) -> bool:
 
 def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
              run_dir: Path, emit: Event, t_start: float, *, created: bool) -> RunResult:
+    before = {n: _identity(run_dir / n) for n in RESULT_FILES}
     try:
         return _run(cfg, targets, dataset, space, run_dir, emit, t_start)
     except BaseException as exc:
-        # Keep the trial records for --resume, but nothing that looks like a result.
+        # Keep the trial records for --resume, but nothing that looks like a result; files
+        # that were there before (a user's own, kept until a run succeeds with --force)
+        # stay.
         for name in RESULT_FILES:
-            (run_dir / name).unlink(missing_ok=True)
+            if _identity(run_dir / name) not in (None, before[name]):
+                with contextlib.suppress(OSError):
+                    (run_dir / name).unlink()
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         trained = any(run_dir.glob("trials/trial_*/model.tflite"))
         if isinstance(exc, EdgeMLError) and created and not trained:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping or resuming
         elif run_dir.exists():
-            atomic_write(run_dir / "FAILED.txt", f"{type(exc).__name__}: {exc}\n")
+            with contextlib.suppress(OSError):  # a full disk must not hide the first error
+                atomic_write(run_dir / "FAILED.txt", f"{type(exc).__name__}: {exc}\n")
         raise
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(inode, mtime) of a file, None if absent: a file this run wrote has a new one."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
@@ -307,12 +339,12 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     emit("final", {"trial_id": chosen_id})
 
     t1 = time.perf_counter()
-    files: dict[str, Path] = {}
+    art, model_bytes, texts = None, b"", {}
     if chosen_trial.family is None:  # a network: the int8 model in TFLM
-        best, model_bytes, files = _finish_network(cfg, chosen_trial, dataset, target, run,
-                                                   emit, space)
+        best, model_bytes, art = _finish_network(cfg, chosen_trial, dataset, target, run,
+                                                 emit, space)
     else:
-        best, files = _finish_predict(chosen_trial, stage, dataset, target, run, singles)
+        best, texts = _finish_predict(chosen_trial, stage, dataset, target, run, singles)
     t_final = time.perf_counter() - t1
 
     seconds = dict(result.seconds) if result else {}
@@ -355,21 +387,27 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         "chosen": best,
         "seconds": seconds,
     }
-    files["report.md"] = atomic_write(run_dir / "report.md", _markdown(report))
+    from .export import write_c_files
     from .export.report import render_pareto_png
 
-    png = render_pareto_png(report, run_dir / "pareto.png")
-    if png is not None:
-        files["pareto.png"] = png
-    files["report.json"] = dump_json(run_dir / "report.json", report)  # written last
+    with staged_writes():  # all the result files, or none of them (a full disk)
+        if art is not None:  # a network
+            files = {"model.tflite": atomic_write(run_dir / "model.tflite", model_bytes),
+                     **write_c_files(art, run_dir)}
+        else:  # a classical model or an ensemble: edgeml_predict
+            files = {name: atomic_write(run_dir / name, text) for name, text in texts.items()}
+        files["report.md"] = atomic_write(run_dir / "report.md", _markdown(report))
+        png = render_pareto_png(report, run_dir / "pareto.png")
+        if png is not None:
+            files["pareto.png"] = png
+        files["report.json"] = dump_json(run_dir / "report.json", report)  # written last
     return RunResult(run_dir=run_dir, report=report, files=files)
 
 
 def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: Target,
-                    run: RunDir, emit: Event, space: Any
-                    ) -> tuple[dict[str, Any], bytes, dict[str, Path]]:
-    """Compress (when asked), test and write the chosen network's files."""
-    from .export import ModelArtifact, write_c_files
+                    run: RunDir, emit: Event, space: Any) -> tuple[dict[str, Any], bytes, Any]:
+    """Compress (when asked) and test the chosen network; its artifact to write."""
+    from .export import ModelArtifact
     from .tflite.int8 import evaluate_int8
 
     best = chosen.to_json()
@@ -383,14 +421,12 @@ def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: 
     best.update(int8_test_accuracy=test.accuracy, float_test_accuracy=float_test)
     art = ModelArtifact.from_model(model_bytes, target, dataset=dataset.summary(),
                                    where="the chosen model")
-    files = {"model.tflite": atomic_write(run.path / "model.tflite", model_bytes),
-             **write_c_files(art, run.path)}
-    return best, model_bytes, files
+    return best, model_bytes, art
 
 
 def _finish_predict(chosen: Trial, stage: Any, dataset: Dataset, target: Target, run: RunDir,
-                    singles: list[Trial]) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Test the chosen classical model or ensemble and write its ``edgeml_predict`` C."""
+                    singles: list[Trial]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Test the chosen classical model or ensemble; its ``edgeml_predict`` C files."""
     import numpy as np
 
     from .classical.model import CModel
@@ -426,9 +462,8 @@ def _finish_predict(chosen: Trial, stage: Any, dataset: Dataset, target: Target,
                            raw_scale=float(prep.get("scale", 1.0)),
                            raw_offset=float(prep.get("offset", 0.0)),
                            description=f"trial {chosen.trial_id} for {target.name}")
-    files = {name: atomic_write(run.path / name, text) for name, text in texts.items()}
-    best["c_files"] = sorted(files)
-    return best, files
+    best["c_files"] = sorted(texts)
+    return best, texts
 
 
 def _ensemble_json(cfg: SearchConfig, stage: Any, chosen: bool) -> dict[str, Any]:
@@ -529,8 +564,12 @@ def _record_compression(best: dict[str, Any], result: Any, run_dir: Path) -> dic
     out = run_dir / "compress"
     tflite = atomic_write(out / "model.tflite", result.model_bytes)
     tmp = out / f".model.{os.getpid()}.tmp.keras"
-    result.float_model.save(str(tmp))
-    os.replace(tmp, out / "model.keras")
+    try:
+        result.float_model.save(str(tmp))
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise output_error(exc, out / "model.keras") from exc
+    replace_file(tmp, out / "model.keras")
     best = dict(best)
     best.setdefault("search_tflite", best["tflite"])
     best.setdefault("search_estimate", best["estimate"])
@@ -548,10 +587,19 @@ def _record_compression(best: dict[str, Any], result: Any, run_dir: Path) -> dic
 
 def _markdown(report: dict[str, Any]) -> str:
     from .export import render_markdown
+    from .export.bench_report import render_bench_markdown, render_finalists_markdown
     from .export.compress_report import render_compression_markdown
 
     return render_markdown(report) + render_compression_markdown(
-        (report.get("chosen") or {}).get("compression"))
+        (report.get("chosen") or {}).get("compression")) + render_bench_markdown(
+        report.get("bench")) + render_finalists_markdown(report.get("bench_finalists"))
+
+
+def write_report(run_dir: str | Path, report: dict[str, Any]) -> None:
+    """Rewrite a finished run's ``report.md`` and ``report.json`` (written last)."""
+    run_dir = Path(run_dir)
+    atomic_write(run_dir / "report.md", _markdown(report))
+    dump_json(run_dir / "report.json", report)
 
 
 def compress_run(run_dir: str | Path, *, prune: float | None = None,
@@ -584,6 +632,11 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     if not isinstance(chosen.get("keras"), str) or not isinstance(chosen.get("tflite"), str):
         raise RunDirError(f"{report_path} is unreadable (the chosen model has no saved files)",
                           hint="the run directory is damaged; start a new run")
+    # Fail now, not after the training, if the run's files cannot be rewritten.
+    for folder in (run_dir, run_dir / "compress"):
+        if folder == run_dir or folder.exists():
+            prepare_output_dir(folder, label="run directory",
+                               hint="make it writable, or copy the run")
     hp = chosen.get("hyperparameters", {})
     options = CompressOptions(prune=prune, structured=structured, qat=qat,
                               max_int8_drop=max_int8_drop, epochs=epochs, seed=seed,
@@ -615,16 +668,19 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     if "search_estimate" in best:  # a compressed run: start again from the search's model
         best["estimate"] = best.pop("search_estimate")
         best["tflite"] = best.pop("search_tflite")
-    best = _record_compression(best, result, run_dir)
-    best["int8_test_accuracy"] = result.chosen.int8_accuracy
-    report["chosen"] = best
-    art = ModelArtifact.from_model(result.model_bytes, target, dataset=report["dataset"],
-                                   where="the compressed model")
-    report_path.unlink()  # the run no longer looks complete until report.json is back
-    files = {"model.tflite": atomic_write(run_dir / "model.tflite", result.model_bytes),
-             **write_c_files(art, run_dir),
-             "report.md": atomic_write(run_dir / "report.md", _markdown(report))}
-    files["report.json"] = dump_json(report_path, report)  # written last
+    # Every new file is written before any is renamed into place: a failed write (a full
+    # disk) leaves the run as it was, and report.json goes last.
+    with staged_writes() as stage:
+        best = _record_compression(best, result, run_dir)
+        best["int8_test_accuracy"] = result.chosen.int8_accuracy
+        report["chosen"] = best
+        art = ModelArtifact.from_model(result.model_bytes, target, dataset=report["dataset"],
+                                       where="the compressed model")
+        stage.unlink_first(report_path)  # the run does not look complete while files move
+        files = {"model.tflite": atomic_write(run_dir / "model.tflite", result.model_bytes),
+                 **write_c_files(art, run_dir),
+                 "report.md": atomic_write(run_dir / "report.md", _markdown(report))}
+        files["report.json"] = dump_json(report_path, report)  # written last
     return RunResult(run_dir=run_dir, report=report, files=files)
 
 

@@ -39,7 +39,7 @@ def test_targets_json():
     (["search", "--target", "esp99"], "unknown target 'esp99'; known targets: esp32"),
     (["search", "--data", "nope.csv"], "data file 'nope.csv' does not exist"),
     (["search", "--trials", "0"], "--trials must be at least 1"),
-    (["search", "--max-ram-kb", "-5"], "--max-ram-kb must be a positive number"),
+    (["search", "--max-ram-kb", "-5"], "--max-ram-kb must be more than 0 KB (got -5 KB)"),
     (["targets", "show", "esp99"], "unknown target 'esp99'"),
 ])
 def test_user_errors_are_one_line_exit_2_and_leave_no_run_dir(tmp_path, args, message):

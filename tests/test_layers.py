@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1] / "edgeml"
 #: bottom to top; a module may import from its own layer's package and from lower layers.
 #: Packages that share a layer (search, compress) must not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("edgeml.errors", "edgeml._io", "edgeml._tf"),
+    ("edgeml.errors",),
+    ("edgeml._io", "edgeml._tf"),
     ("edgeml.records",),
     ("edgeml.targets",),
     ("edgeml.data",),
@@ -26,11 +27,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.search", "edgeml.compress", "edgeml.classical"),
     ("edgeml.export",),
     ("edgeml.pipeline",),
+    ("edgeml.hil",),
     ("edgeml.cli",),
     ("edgeml.__main__",),  # `python -m edgeml`
 )
 #: what ``import edgeml`` itself loads (the rest of its public API is loaded lazily)
-ROOT_EAGER_LAYERS = 2
+ROOT_EAGER_LAYERS = 3
 
 
 def _module_name(path: Path) -> str:

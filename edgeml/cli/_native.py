@@ -10,8 +10,8 @@ import sys
 class NativeStderr:
     """Send what C/C++ libraries write to fd 2 (TensorFlow's start-up and CUDA probing
     lines, converter logs) to a log file, while Python's ``sys.stderr`` (edgeml's own
-    messages, tracebacks) still reaches the terminal. The log is deleted unless an
-    unexpected error occurs."""
+    messages, tracebacks) still reaches the terminal. The log is kept (written to
+    ``path``) only when an unexpected error occurs."""
 
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
@@ -27,8 +27,12 @@ class NativeStderr:
             sys.stderr.flush()
             self._terminal = os.dup(2)
             fd, self.path = tempfile.mkstemp(prefix="edgeml-native-", suffix=".log")
+            # The log has no name while edgeml runs: a process killed with SIGKILL (or
+            # one that ends normally) leaves nothing behind. __exit__ writes it out under
+            # self.path only when it is kept.
+            os.unlink(self.path)
             os.dup2(fd, 2)
-            os.close(fd)
+            self._log = fd
             self._saved_stderr = sys.stderr
             sys.stderr = open(self._terminal, "w", buffering=1, closefd=False,
                               encoding=getattr(self._saved_stderr, "encoding", None) or "utf-8",
@@ -44,6 +48,11 @@ class NativeStderr:
         sys.stderr = self._saved_stderr
         os.dup2(self._terminal, 2)
         os.close(self._terminal)
-        if not self.keep:
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
+        try:
+            if self.keep:
+                with contextlib.suppress(OSError), \
+                        open(self.path, "xb") as out, open(self._log, "rb", closefd=False) as log:
+                    log.seek(0)
+                    out.write(log.read())
+        finally:
+            os.close(self._log)

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from .. import __version__
-from ._common import KB, console
+from ._common import FRACTION, KB, POINTS, console, count
 
 
 def compression_line(section: dict[str, Any]) -> str:
@@ -84,19 +84,19 @@ def add_parser(sub: Any) -> None:
                                    "the TFLite Micro interpreter. Rewrites the run's model and C "
                                    "files; the original search model is kept in its trial folder.")
     c.add_argument("run_dir", metavar="RUN_DIR", help="directory of a finished edgeml search")
-    c.add_argument("--prune", type=float, default=None, metavar="S",
+    c.add_argument("--prune", type=FRACTION, default=None, metavar="S",
                    help="magnitude-prune Conv/Dense kernels to sparsity S (0-1); zeros do not "
                         "shrink a TFLM model, see --structured")
-    c.add_argument("--structured", type=float, default=None, metavar="S",
+    c.add_argument("--structured", type=FRACTION, default=None, metavar="S",
                    help="remove a fraction S (0-1) of the channels of every prunable layer")
     c.add_argument("--qat", action="store_true",
                    help="quantization-aware training (kept only if it beats post-training "
                         "quantization on the validation split)")
-    c.add_argument("--max-int8-drop", type=float, default=None, metavar="P",
+    c.add_argument("--max-int8-drop", type=POINTS, default=None, metavar="P",
                    help="fail when the int8 accuracy (TFLM) is more than P points below the "
                         "float accuracy of the search's model "
                         f"[default: {CompressOptions.max_int8_drop:g}]")
-    c.add_argument("--epochs", type=int, default=None,
+    c.add_argument("--epochs", type=count("epochs"), default=None,
                    help=f"fine-tuning epochs per stage [default: {CompressOptions.epochs}]")
     c.add_argument("--data", default=None, help="the run's data, if it was moved")
     c.add_argument("--label", default=None, help="label column of a CSV given with --data")

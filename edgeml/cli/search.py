@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
 from .. import __version__
 from ..errors import EdgeMLError
-from ._common import KB, add_limit_options, console, in_cli_words, limits_from_args, print_rows
+from ._common import (
+    FRACTION,
+    KB,
+    POINTS,
+    SEED,
+    TOLERANCE,
+    add_limit_options,
+    console,
+    count,
+    in_cli_words,
+    limits_from_args,
+    print_rows,
+)
 from .compress import compression_line
 
 # option -> SearchConfig field, where the names differ
@@ -180,12 +191,21 @@ def run(args: argparse.Namespace) -> int:
                               f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
                               f"objective {args.objective})")
             with con:
-                result = run_search(cfg, on_event=con)
-    except KeyboardInterrupt:
-        if con.run_dir:
-            print(f"edgeml: finished trials are saved; resume with: "
-                  f"edgeml search --resume {con.run_dir}", file=sys.stderr)
+                result = run_search(cfg, on_event=con, force=args.force)
+    except KeyboardInterrupt as exc:
+        if con.run_dir:  # one line, printed by the command line's main()
+            raise KeyboardInterrupt(f"finished trials are saved; resume with: "
+                                    f"edgeml search --resume {con.run_dir}") from exc
         raise
+    finalists: list[dict[str, Any]] = []
+    if args.port:
+        from ..hil.bench import bench_finalists
+        from .hil import bench_options, board_client, events
+
+        with board_client(args) as client:
+            finalists = bench_finalists(client, result.run_dir,
+                                        options=bench_options(args, virtual=False),
+                                        on_event=events(quiet))
     rep = result.report
     best = rep["chosen"]
     est = best["estimate"]
@@ -207,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
                           "trials": {k: rep["search"].get(k, 0)
                                      for k in ("trained", "rejected", "failed", "retried")},
                           "pareto": rep.get("pareto", []),
+                          "bench_finalists": finalists,
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0
     from ..export.report import hp_summary, trial_counts
@@ -248,6 +269,11 @@ def run(args: argparse.Namespace) -> int:
     rows += [
         ("files", str(result.run_dir)),
     ]
+    for f in finalists:
+        measured = "-" if f["measured_ms"] is None else f"{f['measured_ms']:.3f} ms"
+        rows.insert(-1, (f"trial {f['trial_id']} on the board",
+                         f"measured {measured} ({f['timing']}), estimated "
+                         f"{f['estimated_ms']:.3f} ms, outputs match: {f['outputs_match']}"))
     print_rows(f"edgeml: best model for {', '.join(names)}", rows)
     return 0
 
@@ -278,12 +304,12 @@ def add_parser(sub: Any) -> None:
                         "[default: digits]")
     s.add_argument("--label", default=None, help=f"label column of a CSV [default: {d['label']}]")
     s.add_argument("--out", default=None, help="run directory [default: edgeml-runs/<time>-<target>]")
-    s.add_argument("--trials", type=int, default=None,
+    s.add_argument("--trials", type=count("trials"), default=None,
                    help="trained trials; candidates that do not fit are not counted "
                         f"[default: {d['trials']}]")
-    s.add_argument("--epochs", type=int, default=None,
+    s.add_argument("--epochs", type=count("epochs"), default=None,
                    help=f"max epochs per trial [default: {d['epochs']}]")
-    s.add_argument("--seed", type=int, default=None,
+    s.add_argument("--seed", type=SEED, default=None,
                    help="random seed; the same seed draws the same candidates "
                         f"[default: {d['seed']}]")
     s.add_argument("--strategy", choices=["random", "bayesian", "hyperband"], default=None,
@@ -292,7 +318,7 @@ def add_parser(sub: Any) -> None:
                    help="what to optimise within the limits; latency, energy and size take the "
                         "cheapest model within --accuracy-tolerance of the best "
                         f"[default: {d['objective']}]")
-    s.add_argument("--accuracy-tolerance", type=float, default=None,
+    s.add_argument("--accuracy-tolerance", type=TOLERANCE, default=None,
                    help="accuracy the latency/energy/size objectives may give up "
                         f"[default: {d['accuracy_tolerance']:g}]")
     s.add_argument("--space", default=None,
@@ -301,14 +327,14 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
     add_limit_options(s)
-    s.add_argument("--prune", type=float, default=None, metavar="S",
+    s.add_argument("--prune", type=FRACTION, default=None, metavar="S",
                    help="compress the chosen model: magnitude-prune its kernels to sparsity S")
-    s.add_argument("--structured", type=float, default=None, metavar="S",
+    s.add_argument("--structured", type=FRACTION, default=None, metavar="S",
                    help="compress the chosen model: remove a fraction S of its channels")
     s.add_argument("--qat", action="store_true", default=None,
                    help="compress the chosen model: quantization-aware training (kept when it "
                         "beats post-training quantization)")
-    s.add_argument("--max-int8-drop", type=float, default=None, metavar="P",
+    s.add_argument("--max-int8-drop", type=POINTS, default=None, metavar="P",
                    help="with compression: fail when int8 accuracy is more than P points below "
                         f"float [default: {d['max_int8_drop']:g}]")
     s.add_argument("--models", default=None, metavar="LIST",
@@ -319,6 +345,13 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--ensemble-min-gain", type=float, default=None, metavar="G",
                    help="choose an ensemble only when its validation accuracy beats the best "
                         f"single model by more than G [default: {d['ensemble_min_gain']}]")
+    s.add_argument("--force", action="store_true",
+                   help="overwrite files in --out (model_data.h, report.md, ...) that an "
+                        "earlier run did not write")
+
+    from .hil import add_board_options
+
+    add_board_options(s, virtual=False)
     s.add_argument("--quiet", action="store_true", help="print only the final summary")
     s.add_argument("--json", action="store_true", help="print the final summary as JSON")
     s.set_defaults(func=run)

@@ -29,6 +29,8 @@ __all__ = ["Dataset", "InputKind", "load_dataset", "BUILTINS"]
 
 BUILTINS = ("digits",)
 MIN_PER_CLASS = 2
+SEED_MAX = 2**32 - 1
+MAX_FLOAT_CLASSES = 20  # more distinct non-integer labels than this: a regression target
 
 
 class InputKind(str, Enum):
@@ -83,6 +85,9 @@ def load_dataset(source: str | Path | None = None, *, label_column: str = "label
                  test_fraction: float = 0.2) -> Dataset:
     """Load ``source`` (builtin name, CSV or NPZ path) and split it reproducibly."""
     source = "digits" if source is None else source
+    if not 0 <= int(seed) <= SEED_MAX:  # scikit-learn's split takes unsigned 32-bit seeds
+        raise DataError(f"seed must be a whole number from 0 to {SEED_MAX} (got {seed})",
+                        hint="e.g. seed 0")
     text = str(source)
     if text in BUILTINS:
         x, y, labels, name = _load_builtin(text)
@@ -125,14 +130,21 @@ def _load_builtin(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], s
 def _load_csv(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
+    sep, decimal = _sniff_csv(path)
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, sep=sep, decimal=decimal)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path} is not a readable CSV file ({str(exc).splitlines()[0]})",
                         hint="save it as comma-separated values with a header row") from exc
     if frame.empty:
         raise DataError(f"{path} has a header but no rows", hint="add samples to the file")
     if label_column not in frame.columns:
+        if frame.shape[1] == 1:
+            seen = next((d for d in "|: " if d in str(frame.columns[0])), None)
+            looks = f"; the file looks {seen!r}-separated" if seen else ""
+            raise DataError(f"{path}: read 1 column {str(frame.columns[0])[:60]!r}{looks}",
+                            hint="separate the columns with commas, semicolons or tabs, with a "
+                                 "header row naming them")
         cols = ", ".join(map(str, frame.columns[:8]))
         raise DataError(f"{path} has no label column {label_column!r} (columns: {cols})",
                         hint="name the label column with --label")
@@ -142,10 +154,35 @@ def _load_csv(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray]:
     bad = [c for c in features.columns if not _is_numeric(features[c])]
     if bad:
         col = bad[0]
-        sample = features[col][~features[col].map(_is_number)].iloc[0]
+        sample = _py(features[col][~features[col].map(_is_number)].iloc[0])
         raise DataError(f"{path} column {col!r} is not numeric (e.g. {sample!r})",
                         hint="encode it as numbers or drop the column")
     return features.to_numpy(dtype=np.float64), frame[label_column].to_numpy()
+
+
+def _sniff_csv(path: Path) -> tuple[str, str]:
+    """(separator, decimal mark) of a CSV: ',' unless the header line has no comma but
+    semicolons or tabs; a ';'-separated file with decimal commas ('1,5') is read as such."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [ln for ln in (f.readline() for _ in range(6)) if ln.strip()]
+    except OSError:
+        return ",", "."
+    if not lines:
+        return ",", "."
+    header = lines[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    if counts[","] or not (counts[";"] or counts["\t"]):
+        return ",", "."
+    sep = ";" if counts[";"] >= counts["\t"] else "\t"
+    body = "".join(lines[1:])
+    decimal = "," if "," in body and "." not in body else "."
+    return sep, decimal
+
+
+def _py(v: Any) -> Any:
+    """A numpy scalar as the Python value it holds (messages show 7, not np.int64(7))."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _is_number(v: Any) -> bool:
@@ -174,6 +211,9 @@ def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise DataError(f"{path} is not a readable NPZ file ({exc})",
                         hint="save it with numpy.savez(path, x=..., y=...)") from exc
+    if x.ndim == 0:
+        raise DataError(f"{path}: x is a single value, not one row per sample",
+                        hint="save x with samples first, e.g. shape (samples, features)")
     if y.ndim != 1:
         raise DataError(f"{path}: y must have one label per sample, got shape {y.shape}",
                         hint="pass class indices or names, not one-hot rows")
@@ -194,18 +234,27 @@ def _encode_labels(y_raw: np.ndarray, where: str) -> tuple[np.ndarray, tuple[str
                             hint="remove the unlabelled rows")
         if np.all(y_raw == np.round(y_raw)):
             y_raw = y_raw.astype(np.int64)
+        else:
+            distinct = len(np.unique(y_raw))
+            if distinct > max(MAX_FLOAT_CLASSES, len(y_raw) // 10):
+                raise DataError(f"{where}: the labels look continuous ({distinct} distinct "
+                                f"values from {float(y_raw.min()):g} to {float(y_raw.max()):g}), "
+                                "a regression target; edgeml trains classifiers",
+                                hint="bin the values into classes, or pass class labels")
     if y_raw.dtype.kind == "O":
         if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y_raw):
             raise DataError(f"{where}: some labels are missing", hint="remove the unlabelled rows")
         y_raw = y_raw.astype(str)
     classes, y = np.unique(y_raw, return_inverse=True)
     if len(classes) < 2:
-        raise DataError(f"{where} has a single class ({classes[0]!r})",
+        raise DataError(f"{where} has a single class ({_py(classes[0])!r})",
                         hint="a classifier needs samples of at least two classes")
     counts = np.bincount(y)
     if counts.min() < MIN_PER_CLASS:
-        rare = classes[int(np.argmin(counts))]
-        raise DataError(f"{where}: class {rare!r} has only {counts.min()} sample(s)",
+        rare = _py(classes[int(np.argmin(counts))])
+        few = int((counts < MIN_PER_CLASS).sum())
+        others = f" ({few - 1} more classes too)" if few > 1 else ""
+        raise DataError(f"{where}: class {rare!r} has only {int(counts.min())} sample(s){others}",
                         hint=f"give every class at least {MIN_PER_CLASS} samples or drop it")
     return y.astype(np.int64), tuple(str(c) for c in classes)
 

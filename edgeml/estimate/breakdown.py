@@ -27,6 +27,11 @@ def model_breakdown(path: str | Path, target: Target, *, limits: Limits | None =
                   measure: bool | None = None) -> dict[str, Any]:
     """Read ``path``, check it can run on ``target`` at all, estimate it, report."""
     p = Path(path)
+    if p.is_dir():
+        inside = p / "model.tflite"
+        raise ModelError(f"model file {str(path)!r} is a folder",
+                         hint="pass the path of a .tflite file"
+                              + (f" (e.g. {inside})" if inside.is_file() else ""))
     if not p.is_file():
         raise ModelError(f"model file {str(path)!r} does not exist",
                          hint="pass the path of a .tflite file")

@@ -70,6 +70,9 @@ def _variant_of(row: dict[str, Any]) -> str:
 def read_measurements(path: str | Path) -> list[MeasuredRow]:
     """Rows of a measurement file (see the module docstring)."""
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"measurement file {str(path)!r} is a folder",
+                        hint="pass a CSV with columns model,latency_ms (or a JSON file)")
     if not p.is_file():
         raise DataError(f"measurement file {str(path)!r} does not exist",
                         hint="pass a CSV with columns model,latency_ms (or a JSON file)")
@@ -116,6 +119,13 @@ def read_measurements(path: str | Path) -> list[MeasuredRow]:
                                     line=i))
     if not rows:
         raise DataError(f"{p} has no measurements", hint="add rows: model,latency_ms")
+    for row in rows:
+        if row.latency_ms is None and row.energy_uj is None:
+            where = (f"{p.name} measurement {row.line}" if p.suffix.lower() == ".json"
+                     else f"{p.name} line {row.line}")
+            raise DataError(f"{where} ({row.model}): latency_ms is empty",
+                            hint="fill in the measured latency in ms (or energy_uj), or remove "
+                                 "the row")
     return rows
 
 

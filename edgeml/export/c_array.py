@@ -23,8 +23,9 @@ import math
 
 from .artifact import ARENA_MARGIN, ARENA_MIN_MARGIN, ModelArtifact, arena_with_margin
 from .c_names import c_identifier, camel
+from .op_resolver import render_op_resolver
 
-__all__ = ["c_identifier", "camel", "symbols", "arena_with_margin", "render_c_array",
+__all__ = ["c_identifier", "camel", "symbols", "c_file_names", "c_files", "arena_with_margin", "render_c_array",
            "render_header", "render_source", "ARENA_MARGIN", "ARENA_MIN_MARGIN"]
 
 def symbols(name: str) -> dict[str, str]:
@@ -138,3 +139,21 @@ def render_source(info: ModelArtifact, *, name: str = "model", header: str = "mo
         f"const char* const {s['labels']}[{s['classes']}] = {{{labels}}};",
         "",
     ])
+
+
+def c_file_names(name: str, *, source_ext: str = ".cc") -> dict[str, str]:
+    stem = "model" if name == "model" else name
+    return {"source": f"{stem}_data{source_ext}", "header": f"{stem}_data.h",
+            "resolver": "op_resolver.h" if name == "model" else f"{name}_op_resolver.h"}
+
+
+def c_files(art: ModelArtifact, name: str, *, source_ext: str = ".cc") -> dict[str, bytes]:
+    if art.predict_files:  # a classical model or an ensemble: its edgeml_predict files
+        return {(f[:-3] + source_ext if f.endswith(".cc") else f): data
+                for f, data in art.predict_files}
+    names = c_file_names(name, source_ext=source_ext)
+    return {
+        names["header"]: render_header(art, name=name).encode(),
+        names["source"]: render_source(art, name=name, header=names["header"]).encode(),
+        names["resolver"]: render_op_resolver(art.ops, name=name).encode(),
+    }

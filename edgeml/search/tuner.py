@@ -55,7 +55,7 @@ from typing import Any
 from .._io import atomic_write
 from .._tf import keras as _keras
 from ..data import Dataset
-from ..errors import BudgetError, EdgeMLError
+from ..errors import BudgetError, EdgeMLError, OutputError
 from ..estimate import (
     CONSTRAINTS,
     Estimate,
@@ -319,8 +319,8 @@ class EdgeTuner:
             t0 = time.perf_counter()
             try:
                 done = self._train_once(checked, hp)
-            except (KeyboardInterrupt, SystemExit, BudgetError):
-                raise
+            except (KeyboardInterrupt, SystemExit, BudgetError, OutputError):
+                raise  # a full disk or a read-only run directory ends the run
             except Exception as exc:  # one broken candidate must not end the run
                 kind = exc.kind if isinstance(exc, TrialFailure) else type(exc).__name__
                 error = f"{kind}: {_first_line(exc, 300)}"

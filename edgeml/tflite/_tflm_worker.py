@@ -182,7 +182,8 @@ def _batch(workdir: str, req: dict) -> None:
         if not os.path.exists(out_path):
             sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
             with open(out_path, "w") as f:
-                json.dump({"error": f"killed by signal {sig}" if sig else "no result"}, f)
+                json.dump({"error": f"killed by signal {sig}", "signal": sig} if sig
+                          else {"error": "no result"}, f)
 
 
 def main(workdir: str) -> int:

@@ -7,11 +7,13 @@ allocates and invokes) and the model's int8 outputs for a batch of inputs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,9 +24,14 @@ import numpy as np
 from ..errors import ModelError, RuntimeFailure
 
 __all__ = ["TflmResult", "tflm_available", "run_tflm", "run_tflm_batch", "quantize_input",
-           "probe_arenas"]
+           "probe_arenas", "SOFTMAX_INT8_MAX_CLASSES", "crash_detail"]
 
 TIMEOUT_S = 600
+#: TFLM's int8 SOFTMAX (reference kernel) aborts (TFLITE_CHECK on its output exponent)
+#: when the exponentials of one row sum to 512 or more. Each is below 1, so a row of at
+#: most 512 classes never aborts; with more, a row where many classes score alike (an
+#: untrained or unsure model, or an unusual input on the device) kills the program.
+SOFTMAX_INT8_MAX_CLASSES = 512
 
 
 @dataclass(frozen=True)
@@ -94,17 +101,20 @@ def run_tflm(model: bytes, inputs: np.ndarray | None = None, *, bisect: bool = F
     _require()
     with tempfile.TemporaryDirectory(prefix="edgeml-tflm-") as tmp:
         work = Path(tmp)
-        (work / "model.tflite").write_bytes(model)
-        if inputs is not None:
-            np.save(work / "inputs.npy", np.ascontiguousarray(inputs))
-        (work / "request.json").write_text(json.dumps({
-            "bisect": bisect, "arena": arena_bytes or 0, "time": int(time_invokes),
-            "probe": [int(n) for n in probe or []]}))
+        with _temp_writes(work):
+            (work / "model.tflite").write_bytes(model)
+            if inputs is not None:
+                np.save(work / "inputs.npy", np.ascontiguousarray(inputs))
+            (work / "request.json").write_text(json.dumps({
+                "bisect": bisect, "arena": arena_bytes or 0, "time": int(time_invokes),
+                "probe": [int(n) for n in probe or []]}))
         proc = _worker(work, TIMEOUT_S)
+        if proc.returncode < 0:
+            raise ModelError(f"TFLite Micro crashed running the model "
+                             f"({crash_detail(model, -proc.returncode)})",
+                             hint="change the model to avoid that operator or size")
         if proc.returncode != 0:
             detail = _last_line(proc.stderr) or f"exit status {proc.returncode}"
-            if proc.returncode < 0:
-                detail = f"killed by signal {-proc.returncode}; {detail}"
             raise ModelError(f"TFLite Micro could not run the model ({detail})",
                              hint="check that the model is a valid int8 .tflite using TFLM kernels")
         result = json.loads((work / "result.json").read_text())
@@ -124,11 +134,12 @@ def run_tflm_batch(models: list[bytes], *, bisect: bool = True,
         return []
     with tempfile.TemporaryDirectory(prefix="edgeml-tflm-") as tmp:
         work = Path(tmp)
-        for i, m in enumerate(models):
-            (work / f"model_{i}.tflite").write_bytes(m)
-        (work / "request.json").write_text(json.dumps({
-            "batch": len(models), "bisect": bisect,
-            "probe_around": [int(d) for d in probe_around]}))
+        with _temp_writes(work):
+            for i, m in enumerate(models):
+                (work / f"model_{i}.tflite").write_bytes(m)
+            (work / "request.json").write_text(json.dumps({
+                "batch": len(models), "bisect": bisect,
+                "probe_around": [int(d) for d in probe_around]}))
         proc = _worker(work, TIMEOUT_S * 4)
         if proc.returncode != 0:
             raise ModelError(f"TFLite Micro batch failed ({_last_line(proc.stderr)})",
@@ -136,7 +147,11 @@ def run_tflm_batch(models: list[bytes], *, bisect: bool = True,
         out: list[TflmResult | ModelError] = []
         for i in range(len(models)):
             res = json.loads((work / f"result_{i}.json").read_text())
-            if "error" in res:
+            if res.get("signal"):
+                out.append(ModelError(f"TFLite Micro crashed running the model "
+                                      f"({crash_detail(models[i], int(res['signal']))})",
+                                      hint="change the model to avoid that operator or size"))
+            elif "error" in res:
                 out.append(ModelError(f"TFLite Micro could not run the model ({res['error']})",
                                       hint="check that the model is a valid int8 .tflite "
                                            "using TFLM kernels"))
@@ -148,6 +163,48 @@ def run_tflm_batch(models: list[bytes], *, bisect: bool = True,
 def probe_arenas(model: bytes, sizes: list[int]) -> dict[int, bool]:
     """Does ``model`` allocate and invoke with each arena size? (one child process)"""
     return dict(run_tflm(model, probe=sizes).probes or {})
+
+
+@contextlib.contextmanager
+def _temp_writes(work: Path) -> Iterator[None]:
+    """The model and its inputs go to a temporary folder for the child: a full disk there
+    is the user's to fix, and says so in one line."""
+    try:
+        yield
+    except OSError as exc:
+        from .._io import output_error
+
+        raise output_error(exc, work, hint="free some space in the temporary folder "
+                                           "(or point TMPDIR elsewhere)") from exc
+
+
+def crash_detail(model: bytes, signum: int) -> str:
+    """What killed TFLM (the signal by name) and, where the model shows it, the operator
+    or size that did: ``SIGABRT (signal 6) in SOFTMAX over 1000 classes: ...``."""
+    import signal
+
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = "signal"
+    what = f"{name} (signal {signum})"
+    try:
+        from .graph import read_graph
+
+        graph = read_graph(model)
+    except Exception:  # not even readable: the signal is all there is to say
+        return what
+    for op in graph.ops:
+        depth = op.output_shape[-1] if op.output_shape else 0
+        if op.op == "SOFTMAX" and depth > SOFTMAX_INT8_MAX_CLASSES and graph.is_int8:
+            return (f"{what} in {op.op} over {depth} classes: TFLite Micro's int8 SOFTMAX "
+                    f"aborts when a row's exponentials sum to 512 or more, which more than "
+                    f"{SOFTMAX_INT8_MAX_CLASSES} classes can reach")
+    biggest = max(graph.ops, key=lambda o: o.out_elements, default=None)
+    ops = ", ".join(dict.fromkeys(graph.op_names))
+    size = (f"; largest output {'x'.join(map(str, biggest.output_shape))} from "
+            f"{biggest.op}" if biggest is not None else "")
+    return f"{what}; operators {ops}{size}"
 
 
 def _last_line(text: str) -> str:

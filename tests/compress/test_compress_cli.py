@@ -60,7 +60,7 @@ def test_compress_and_export_a_finished_run(compressed_run, tmp_path):
     before = json.loads((run_dir / "report.json").read_text())
 
     bad = run("compress", str(run_dir), "--structured", "1.5", cwd=tmp_path)
-    assert bad.returncode == 2 and "--structured must be a fraction" in bad.stderr
+    assert bad.returncode == 2 and "--structured must be more than 0 and less than 1 (got 1.5)" in bad.stderr
     assert json.loads((run_dir / "report.json").read_text()) == before  # untouched
 
     proc = run("compress", str(run_dir), "--structured", "0.5", "--qat", "--epochs", "2",

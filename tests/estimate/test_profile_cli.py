@@ -65,7 +65,7 @@ def test_a_broken_limit_is_named_by_its_option(tmp_path, references, capfd):
     out = " ".join(capfd.readouterr().out.split())  # the table may wrap
     assert "limit is 1.0 KB (--max-flash-kb)" in out and "max_model_bytes" not in out
     assert main(["profile", str(path), "--target", "stm32l4r5", "--max-ram-kb", "0"]) == 2
-    assert "--max-ram-kb must be a positive number (got 0)" in capfd.readouterr().err
+    assert "--max-ram-kb must be more than 0 KB (got 0 KB)" in capfd.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,13 @@
 
 #include <cstring>
 
-typedef enum { kTfLiteOk = 0, kTfLiteError = 1 } TfLiteStatus;
+#include "tensorflow/lite/c/common.h"  // TfLiteStatus, as upstream
+#include "tensorflow/lite/micro/micro_op_resolver.h"
 
 namespace tflite {
 
 template <unsigned int tOpCount>
-class MicroMutableOpResolver {
+class MicroMutableOpResolver : public MicroOpResolver {
  public:
   TfLiteStatus AddAbs() { return Register("AddAbs"); }
   TfLiteStatus AddAdd() { return Register("AddAdd"); }
