@@ -100,10 +100,18 @@ def test_network_members_compile_against_the_tflm_stub(tmp_path, digits, digits_
                                   capture_output=True, text=True)
             assert proc.returncode == 0, proc.stderr
             objs.append(str(obj))
-    # one edgeml_predict across the objects: they link together
-    (tmp_path / "main.c").write_text('#include "edgeml_predict.h"\nint main(void) { float x[64] '
-                                     '= {0}, s[10]; return edgeml_predict(x, s) < -1; }\n')
-    proc = subprocess.run(["g++", "-o", str(tmp_path / "a.out"), "-x", "c",
-                           str(tmp_path / "main.c"), "-x", "none", *objs, "-I", str(tmp_path),
-                           "-lm"], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    # the stub declares TFLM's API without defining it: check the symbols instead of linking
+    defined: dict[str, list[str]] = {}
+    undefined: set[str] = set()
+    for obj in objs:
+        out = subprocess.run(["nm", obj], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == "T":
+                defined.setdefault(parts[2], []).append(obj)
+            elif len(parts) == 2 and parts[0] == "U":
+                undefined.add(parts[1])
+    assert len(defined.get("edgeml_predict", [])) == 1  # one C entry point, extern "C"
+    if with_classical:  # the C++ glue calls the classical member defined in the C file
+        assert "edgeml_c002_predict" in undefined and "edgeml_c002_predict" in defined
+    assert any("MicroInterpreter" in u and "Invoke" in u for u in undefined)
