@@ -629,6 +629,11 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     except (KeyError, TypeError, ValueError) as exc:
         raise RunDirError(f"{report_path} is unreadable (no seed)",
                           hint="the run directory is damaged; start a new run") from exc
+    if chosen.get("family"):
+        raise EdgeMLError(f"the chosen model of {run_dir} is {chosen['family']!r} (a classical "
+                          "model or an ensemble)"
+                          ", not a network: there is nothing to prune or quantize",
+                          hint="search with --models nn to compress a network")
     if not isinstance(chosen.get("keras"), str) or not isinstance(chosen.get("tflite"), str):
         raise RunDirError(f"{report_path} is unreadable (the chosen model has no saved files)",
                           hint="the run directory is damaged; start a new run")
