@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -30,20 +30,22 @@ from ._io import (
     staged_writes,
 )
 from .compress.chain import CompressOptions
-from .data import Dataset, load_dataset
+from .data import Dataset, load_dataset, save_arrays
 from .errors import DataError, EdgeMLError, ModelError, RunDirError
 from .estimate import Limits, check_limits
 from .records import RUN_FILE, RunDir, Trial, TrialStatus
 from .targets import Target, load_target
 
 __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_run_dir",
-           "RUN_FILE", "write_report"]
+           "RUN_FILE", "DATA_FILE", "write_report"]
 
 Event = Callable[[str, Any], None]
 #: files of a finished run; report.json is written last and removed first
 RESULT_FILES = ("report.json", "model.tflite", "model_data.cc", "model_data.h", "op_resolver.h",
-                "report.md",
+                "features.c", "features.h", "report.md",
                 "pareto.png", "edgeml_predict.h", "edgeml_classical.c", "edgeml_predict.cc")
+#: where a run started from arrays in memory keeps them, so resume and compress need no arrays
+DATA_FILE = "data.npz"
 #: the families --models takes by default: the network search and every classical family
 DEFAULT_MODELS = "nn,tree,forest,gbt,linear,nb"
 #: --ensemble-min-gain: see edgeml.classical.ensemble.DEFAULT_MIN_GAIN
@@ -72,6 +74,13 @@ class SearchConfig:
     models: str = DEFAULT_MODELS      # "nn" (the network search) and classical families
     ensemble: bool = True             # greedy ensemble selection over all feasible trials
     ensemble_min_gain: float = DEFAULT_ENSEMBLE_MIN_GAIN  # accuracy an ensemble must add
+    # the feature stage, for recordings (a folder, a stream CSV) or --features tabular:
+    features: str | None = None       # feature kind; None/"auto" = searched with the model
+    group: str | None = None          # column whose values a split never divides
+    window: int | None = None         # samples per window (streams) / clip (audio)
+    hop: int | None = None
+    rate: float | None = None         # Hz; None = inferred from a time column / the WAV files
+    test_data: str | None = None      # held-out recordings for the test split
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -173,16 +182,190 @@ def _config_dict(cfg: SearchConfig) -> dict[str, Any]:
     return d
 
 
+AUTO = "auto"
+
+
+def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResult:
+    """Search the feature spec jointly with the model: one search per candidate spec
+    (``run_dir/features/<kind>``, the trial budget split evenly; each candidate's feature
+    stage counts against the same target budget, so infeasible pairs never train), then the
+    (spec, model) pair the objective prefers, with the feature stage's cost added to the
+    model's (flash, RAM, latency, energy), on validation accuracy. Resumable: finished
+    candidates are kept, interrupted ones resumed."""
+    from .data.sources import load_recordings
+    from .errors import BudgetError
+    from .features import candidate_specs
+    from .features.cost import cost_on
+    from .search.pareto import choose
+
+    t_start = time.perf_counter()
+    run_dir = Path(cfg.out) if cfg.out else default_run_dir(
+        "-".join(cfg.target_names))
+    if not resume and run_dir.exists() and any(run_dir.iterdir()):
+        raise EdgeMLError(f"run directory {run_dir} already holds a run",
+                          hint=f"resume it with --resume {run_dir}, or choose another --out")
+    recs = load_recordings(cfg.data, label_column=cfg.label, group_column=cfg.group,
+                           rate=cfg.rate)
+    specs = candidate_specs(recs, window=cfg.window, hop=cfg.hop)
+    per = max(1, cfg.trials // len(specs))
+    cfg = replace(cfg, features=AUTO, out=str(run_dir))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / RUN_FILE).exists():
+        dump_json(run_dir / RUN_FILE, {
+            "edgeml_version": _version(),
+            "created": datetime.now().isoformat(timespec="seconds"),
+            "config": _config_dict(cfg), "feature_candidates": [s.kind for s in specs]})
+    (run_dir / "report.json").unlink(missing_ok=True)
+    target = load_target(cfg.target_names[0])
+    rows: list[dict[str, Any]] = []
+    results: dict[str, RunResult] = {}
+    for spec in specs:
+        sub = run_dir / "features" / spec.kind
+        emit("feature_candidate", {"kind": spec.kind, "describe": spec.describe(),
+                                   "trials": per, "run_dir": str(sub)})
+        try:
+            if (sub / RUN_FILE).exists():
+                res = resume_search(sub, trials=per, on_event=emit)
+            else:
+                res = run_search(replace(cfg, features=spec.kind, out=str(sub), trials=per),
+                                 on_event=emit)
+        except BudgetError as exc:
+            rows.append({"kind": spec.kind, "describe": spec.describe(), "status": "infeasible",
+                         "reason": exc.message})
+            continue
+        results[spec.kind] = res
+        best = res.report["chosen"]
+        fc = cost_on(_res_spec(res), target)
+        costs = dict(best.get("costs") or {})
+        total = {"latency_ms": float(costs.get("latency_ms", 0.0)) + fc.latency_ms,
+                 "arena_bytes": float(costs.get("arena_bytes", 0.0)) + fc.ram_bytes,
+                 "model_bytes": float(costs.get("model_bytes", 0.0)) + fc.flash_bytes,
+                 "energy_uj": float(costs.get("energy_uj", 0.0))
+                 + fc.latency_ms * float(target.active_power_mw)}
+        rows.append({"kind": spec.kind, "describe": res.report["features"]["describe"],
+                     "status": "trained", "feasible": True, "trial_id": spec.kind,
+                     "int8_val_accuracy": float(best["int8_val_accuracy"]),
+                     "int8_test_accuracy": float(best["int8_test_accuracy"]),
+                     "costs": total, "feature_cost": fc.to_dict()})
+    chosen = choose(rows, cfg.objective, cfg.tolerance)
+    if chosen is None:
+        raise BudgetError("no feature spec and model fit the target",
+                          hint="; ".join(f"{r['kind']}: {r.get('reason', '')}" for r in rows)
+                          or "relax the limits")
+    res = results[chosen["kind"]]
+    files: dict[str, Path] = {}
+    for name in RESULT_FILES:
+        if name not in ("report.json", "report.md") and name in res.files:
+            files[name] = atomic_write(run_dir / name, res.files[name].read_bytes())
+    report = dict(res.report)
+    for r in rows:
+        r["chosen"] = r["kind"] == chosen["kind"]
+        r.pop("trial_id", None)
+        r.pop("feasible", None)
+    report["feature_search"] = {"candidates": rows, "chosen": chosen["kind"],
+                                "trials_per_candidate": per, "objective": cfg.objective,
+                                "seconds": round(time.perf_counter() - t_start, 2)}
+    report["chosen"] = dict(report["chosen"], run_dir=str(res.run_dir))
+    files["report.md"] = atomic_write(run_dir / "report.md", _markdown(report))
+    files["report.json"] = dump_json(run_dir / "report.json", report)
+    emit("feature_choice", report["feature_search"])
+    return RunResult(run_dir=run_dir, report=report, files=files)
+
+
+def _res_spec(res: RunResult) -> Any:
+    from .features import FittedFeatures
+
+    return FittedFeatures.from_dict(res.report["features"]["fitted"]).spec
+
+
+def _load_data(cfg: SearchConfig, *, seed: int | None = None) -> tuple[Dataset, Any]:
+    """The dataset, through the feature stage when the data are recordings: then also the
+    FeatureSet (fitted features, split, fixes); otherwise ``None``."""
+    from .data.sources import is_recordings_source
+
+    seed = cfg.seed if seed is None else seed
+    if cfg.features or is_recordings_source(cfg.data, group_column=cfg.group, rate=cfg.rate):
+        from .features import load_feature_set
+
+        if cfg.data is None:
+            raise EdgeMLError("--features needs --data (a folder of recordings or a CSV)",
+                              hint="pass --data")
+        fs = load_feature_set(cfg.data, label_column=cfg.label, group_column=cfg.group,
+                              kind=cfg.features, window=cfg.window, hop=cfg.hop, rate=cfg.rate,
+                              test_data=cfg.test_data, seed=seed)
+        return fs.dataset, fs
+    if cfg.test_data:
+        raise EdgeMLError("--test-data takes held-out recordings",
+                          hint="use it with --data a folder of recordings or a stream CSV")
+    return load_dataset(cfg.data, label_column=cfg.label, seed=seed), None
+
+
+def _charge_features(cfg: SearchConfig, targets: list[Target], fs: Any
+                     ) -> tuple[SearchConfig, list[Target], dict[str, Any] | None]:
+    """Count the feature stage against every target (flash and RAM as firmware) and the
+    latency limit; the report's ``features`` section."""
+    if fs is None:
+        return cfg, targets, None
+    from .errors import BudgetError
+    from .features.cost import charge, cost_on
+
+    costs = {t.name: cost_on(fs.fitted.spec, t) for t in targets}
+    limits = cfg.limits
+    if limits.max_latency_ms is not None:
+        worst = max(c.latency_ms for c in costs.values())
+        left = limits.max_latency_ms - worst
+        if left <= 0:
+            raise BudgetError(f"the feature stage alone takes {worst:.2f} ms, over the latency "
+                              f"limit of {limits.max_latency_ms:g} ms",
+                              hint="raise the latency limit or use a smaller window",
+                              limit="max_latency_ms")
+        cfg = replace(cfg, limits=replace(limits, max_latency_ms=left))
+    for t in targets:
+        c = costs[t.name]
+        if c.flash_bytes >= t.model_flash_budget or c.ram_bytes >= t.arena_budget:
+            raise BudgetError(f"the feature stage ({c.flash_bytes} B flash, {c.ram_bytes} B RAM) "
+                              f"leaves no room for a model on {t.name}",
+                              hint="use a smaller window or fewer bands")
+    section = {**fs.report(), "fitted": fs.fitted.to_dict(),
+               "cost": {n: c.to_dict() for n, c in costs.items()},
+               "latency_limit_for_model_ms": cfg.limits.max_latency_ms}
+    return cfg, [charge(t, costs[t.name]) for t in targets], section
+
+
+def _joint(cfg: SearchConfig) -> bool:
+    """Whether the feature spec is searched with the model (recordings, no kind given)."""
+    from .data.sources import is_recordings_source
+
+    return cfg.features in (None, AUTO) and \
+        is_recordings_source(cfg.data, group_column=cfg.group, rate=cfg.rate)
+
+
 def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
-               force: bool = False) -> RunResult:
+               force: bool = False, arrays: Mapping[str, Any] | None = None) -> RunResult:
     """Run a full search for ``cfg`` and write the run directory (``force``: overwrite
-    files there, e.g. a ``model_data.h``, that a run did not write)."""
+    files there, e.g. a ``model_data.h``, that a run did not write).
+
+    ``arrays`` (``{"x": ..., "y": ...}``, optionally ``x_test``/``y_test``; see
+    :func:`edgeml.data.arrays_from`) is the data in memory instead of ``cfg.data``;
+    the run saves it as ``DATA_FILE`` and records that file as its data.
+    """
     emit = on_event or (lambda kind, rec: None)
     _validate(cfg)
+    if arrays is not None and cfg.data is not None:
+        raise EdgeMLError(f"both arrays and a data file ({cfg.data!r}) were given",
+                          hint="pass the data one way")
+    if arrays is None and _joint(cfg):
+        return _feature_search(cfg, emit, resume=False)
     t_start = time.perf_counter()
     targets = [load_target(n) for n in cfg.target_names]
-    dataset = load_dataset(cfg.data, label_column=cfg.label, seed=cfg.seed)
+    if arrays is not None:
+        dataset, fs = load_dataset(arrays, label_column=cfg.label, seed=cfg.seed), None
+    else:
+        dataset, fs = _load_data(cfg)
     emit("data", dataset.summary())
+    search_cfg, targets, features = _charge_features(cfg, targets, fs)
+    if features:
+        emit("features", features)
     space = _load_space(cfg, dataset)
     run_dir = Path(cfg.out) if cfg.out else default_run_dir("-".join(t.name for t in targets))
     if run_dir.is_dir() and any((run_dir / n).exists()
@@ -192,11 +375,14 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
     created = not run_dir.exists()
     prepare_output_dir(run_dir, label="--out", replaces=(*RESULT_FILES, "FAILED.txt"),
                        force=force, hint="choose another --out")
+    if arrays is not None:
+        cfg = replace(cfg, data=str(save_arrays(run_dir / DATA_FILE, arrays)))
     dump_json(run_dir / RUN_FILE, {
         "edgeml_version": _version(), "created": datetime.now().isoformat(timespec="seconds"),
         "config": _config_dict(cfg), "dataset_fingerprint": dataset.fingerprint,
         "space": {"name": space.name, "source": space.source, "digest": space.digest}})
-    return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=created)
+    return _guarded(search_cfg, targets, dataset, space, run_dir, emit, t_start, created=created,
+                    features=features)
 
 
 def resume_search(run_dir: str | Path, *, trials: int | None = None,
@@ -223,13 +409,19 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         cfg = replace(cfg, trials=int(trials))
     cfg = replace(cfg, out=str(run_dir))
     _validate(cfg)
+    if _joint(cfg):
+        return _feature_search(cfg, emit, resume=True)
     prepare_output_dir(run_dir, label="--resume", hint="make the run directory writable")
     targets = [load_target(n) for n in cfg.target_names]
-    dataset = load_dataset(cfg.data, label_column=cfg.label, seed=cfg.seed)
+    cfg = replace(cfg, data=_recorded_data(run, cfg.data))
+    dataset, fs = _load_data(cfg)
     if meta.get("dataset_fingerprint") and dataset.fingerprint != meta["dataset_fingerprint"]:
         raise EdgeMLError(f"--resume {run_dir}: the data {cfg.data or 'digits'!r} changed since "
                           "the run started", hint="restore the data file or start a new run")
     emit("data", dataset.summary())
+    cfg, targets, features = _charge_features(cfg, targets, fs)
+    if features:
+        emit("features", features)
     space = _load_space(cfg, dataset)
     digest = meta.get("space", {}).get("digest", "")
     if digest and space.digest != digest:
@@ -247,7 +439,16 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     if cfg.trials != meta["config"].get("trials"):
         meta["config"]["trials"] = cfg.trials
         dump_json(meta_path, meta)
-    return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False)
+    return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False,
+                    features=features)
+
+
+def _recorded_data(run: RunDir, data: str | None) -> str | None:
+    """The run's data as recorded; arrays saved in the run (``DATA_FILE``) are read from
+    the run itself, wherever it was moved or the command runs from."""
+    if data and Path(data).name == DATA_FILE and (run.path / DATA_FILE).is_file():
+        return str(run.path / DATA_FILE)
+    return data
 
 
 def _complete(search: dict[str, Any], trials: int) -> bool:
@@ -261,10 +462,11 @@ def _complete(search: dict[str, Any], trials: int) -> bool:
 
 
 def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
-             run_dir: Path, emit: Event, t_start: float, *, created: bool) -> RunResult:
+             run_dir: Path, emit: Event, t_start: float, *, created: bool,
+             features: dict[str, Any] | None = None) -> RunResult:
     before = {n: _identity(run_dir / n) for n in RESULT_FILES}
     try:
-        return _run(cfg, targets, dataset, space, run_dir, emit, t_start)
+        return _run(cfg, targets, dataset, space, run_dir, emit, t_start, features=features)
     except BaseException as exc:
         # Keep the trial records for --resume, but nothing that looks like a result; files
         # that were there before (a user's own, kept until a run succeeds with --force)
@@ -294,7 +496,7 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
-         emit: Event, t_start: float) -> RunResult:
+         emit: Event, t_start: float, *, features: dict[str, Any] | None = None) -> RunResult:
     from .classical.stage import run_stage
     from .search import EdgeTuner, make_oracle, no_feasible_message
     from .search.pareto import choose, pareto_front
@@ -342,7 +544,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     art, model_bytes, texts = None, b"", {}
     if chosen_trial.family is None:  # a network: the int8 model in TFLM
         best, model_bytes, art = _finish_network(cfg, chosen_trial, dataset, target, run,
-                                                 emit, space)
+                                                 emit, space, features=features)
     else:
         best, texts = _finish_predict(chosen_trial, stage, dataset, target, run, singles)
     t_final = time.perf_counter() - t1
@@ -387,6 +589,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         "chosen": best,
         "seconds": seconds,
     }
+    if features:
+        report["features"] = features
     from .export import write_c_files
     from .export.report import render_pareto_png
 
@@ -405,7 +609,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
 
 
 def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: Target,
-                    run: RunDir, emit: Event, space: Any) -> tuple[dict[str, Any], bytes, Any]:
+                    run: RunDir, emit: Event, space: Any, *,
+                    features: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes, Any]:
     """Compress (when asked) and test the chosen network; its artifact to write."""
     from .export import ModelArtifact
     from .tflite.int8 import evaluate_int8
@@ -420,7 +625,8 @@ def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: 
     float_test = float(float_model.evaluate(dataset.x_test, dataset.y_test, verbose=0)[-1])
     best.update(int8_test_accuracy=test.accuracy, float_test_accuracy=float_test)
     art = ModelArtifact.from_model(model_bytes, target, dataset=dataset.summary(),
-                                   where="the chosen model")
+                                   where="the chosen model",
+                                   features=(features or {}).get("fitted"))
     return best, model_bytes, art
 
 
@@ -589,10 +795,12 @@ def _markdown(report: dict[str, Any]) -> str:
     from .export import render_markdown
     from .export.bench_report import render_bench_markdown, render_finalists_markdown
     from .export.compress_report import render_compression_markdown
+    from .export.features_report import render_features_markdown
 
     return render_markdown(report) + render_compression_markdown(
-        (report.get("chosen") or {}).get("compression")) + render_bench_markdown(
-        report.get("bench")) + render_finalists_markdown(report.get("bench_finalists"))
+        (report.get("chosen") or {}).get("compression")) + render_features_markdown(report) \
+        + render_bench_markdown(report.get("bench")) \
+        + render_finalists_markdown(report.get("bench_finalists"))
 
 
 def write_report(run_dir: str | Path, report: dict[str, Any]) -> None:
@@ -647,11 +855,21 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
                               max_int8_drop=max_int8_drop, epochs=epochs, seed=seed,
                               lr=float(hp["lr"]) if hp.get("lr") else None,
                               batch_size=int(hp.get("batch_size") or 32)).validate()
-    source = data if data is not None else conf.get("data")
+    source = data if data is not None else _recorded_data(run, conf.get("data"))
     if source is None and not conf and report["dataset"]["name"] != "digits":
         raise EdgeMLError(f"{run_dir} does not record where its data came from",
                           hint="pass the data file with --data (and --label for a CSV)")
-    dataset = load_dataset(source, label_column=label or conf.get("label") or "label", seed=seed)
+    if report.get("feature_search"):
+        raise EdgeMLError(f"{run_dir} chose its features among several candidates",
+                          hint=f"compress the chosen candidate's run: {chosen.get('run_dir')}")
+    if report.get("features"):  # recordings through the feature stage, as the search did
+        known = set(SearchConfig.__dataclass_fields__) - {"limits"}
+        scfg = replace(SearchConfig(**{k: v for k, v in conf.items() if k in known}),
+                       data=source, label=label or conf.get("label") or "label")
+        dataset, _ = _load_data(scfg, seed=seed)
+    else:
+        dataset = load_dataset(source, label_column=label or conf.get("label") or "label",
+                               seed=seed)
     if report["dataset"].get("fingerprint") and \
             dataset.fingerprint != report["dataset"]["fingerprint"]:
         raise EdgeMLError(f"the data {source or 'digits'!r} differs from the data of run {run_dir}",
@@ -679,8 +897,10 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
         best = _record_compression(best, result, run_dir)
         best["int8_test_accuracy"] = result.chosen.int8_accuracy
         report["chosen"] = best
+        # the feature stage (if any) quantizes with the compressed model's input scale
         art = ModelArtifact.from_model(result.model_bytes, target, dataset=report["dataset"],
-                                       where="the compressed model")
+                                       where="the compressed model",
+                                       features=(report.get("features") or {}).get("fitted"))
         stage.unlink_first(report_path)  # the run does not look complete while files move
         files = {"model.tflite": atomic_write(run_dir / "model.tflite", result.model_bytes),
                  **write_c_files(art, run_dir),

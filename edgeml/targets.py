@@ -33,8 +33,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["Target", "LatencyModel", "OpCost", "load_target", "list_targets", "targets_dir",
-           "read_latency", "latency_toml", "replace_latency", "replace_power"]
+__all__ = ["Target", "LatencyModel", "OpCost", "KERNEL_FLAVOURS", "load_target", "list_targets",
+           "targets_dir", "read_latency", "latency_toml", "replace_latency", "replace_power"]
 
 KB = 1024
 
@@ -104,6 +104,7 @@ class Target:
     op_code_bytes: dict[str, int] = field(default_factory=dict)
     op_code_source: str = ""
     pointer_bytes: int = 4                       # 4 on 32-bit MCUs (arena structs shrink)
+    kernels: str = "reference"                   # kernel flavour: reference, cmsis-nn, esp-nn
     latency_variants: dict[str, LatencyModel] = field(default_factory=dict)  # e.g. "reference"
     accelerator: dict[str, Any] = field(default_factory=dict)  # NPU settings (e.g. Vela)
     path: str = ""
@@ -138,11 +139,13 @@ class Target:
             "latency_derived_from": self.latency.derived_from,
             "latency_variants": sorted(self.latency_variants),
             "pointer_bytes": self.pointer_bytes,
+            "kernels": self.kernels,
             "accelerator": dict(self.accelerator),
         }
 
     def with_latency(self, variant: str) -> Target:
-        """This target with one of its alternative latency models (e.g. ``reference``)."""
+        """This target with one of its alternative latency models (e.g. ``reference``);
+        the ``reference`` variant also runs the reference kernels' arena."""
         if variant in ("", "default"):
             return self
         if variant not in self.latency_variants:
@@ -151,7 +154,8 @@ class Target:
                               hint=f"known: {known}")
         from dataclasses import replace
 
-        return replace(self, latency=self.latency_variants[variant])
+        kernels = "reference" if variant == "reference" else self.kernels
+        return replace(self, latency=self.latency_variants[variant], kernels=kernels)
 
 
 def targets_dir() -> Path:
@@ -227,6 +231,17 @@ def read_latency(table: dict[str, Any], *, path: str | Path,
                           hint="numbers must be numbers; see targets/esp32.toml") from exc
 
 
+KERNEL_FLAVOURS = ("reference", "cmsis-nn", "esp-nn")
+
+
+def _kernels(rt: dict[str, Any], path: Path) -> str:
+    value = str(rt.get("kernels", "reference")).lower()
+    if value not in KERNEL_FLAVOURS:
+        raise TargetError(f"target profile {path} has runtime.kernels = {value!r}",
+                          hint=f"use one of: {', '.join(KERNEL_FLAVOURS)}")
+    return value
+
+
 def _target_from_dict(data: dict[str, Any], path: Path) -> Target:
     def req(section: dict[str, Any], key: str, where: str) -> Any:
         if key not in section:
@@ -260,6 +275,7 @@ def _target_from_dict(data: dict[str, Any], path: Path) -> Target:
             op_code_bytes={k.upper(): int(v) for k, v in rt.get("op_code_bytes", {}).items()},
             op_code_source=str(rt.get("op_code_source", "")),
             pointer_bytes=int(chip.get("pointer_bytes", 4)),
+            kernels=_kernels(rt, path),
             latency=latency,
             latency_variants=variants,
             accelerator=dict(data.get("accelerator", {})),

@@ -22,12 +22,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.records",),
     ("edgeml.targets",),
     ("edgeml.data",),
+    ("edgeml.features",),
     ("edgeml.tflite",),
     ("edgeml.estimate",),
     ("edgeml.search", "edgeml.compress", "edgeml.classical"),
     ("edgeml.export",),
     ("edgeml.pipeline",),
-    ("edgeml.hil",),
+    ("edgeml.hil", "edgeml.api"),
     ("edgeml.cli",),
     ("edgeml.__main__",),  # `python -m edgeml`
 )

@@ -15,14 +15,14 @@ from collections.abc import Callable
 
 from .. import __version__
 from ..errors import EdgeMLError
-from . import calibrate, compress, export, hil, profile, search, targets
+from . import calibrate, compress, export, features, hil, profile, search, targets
 from ._common import Parser, UsageError, in_cli_words
 from ._native import NativeStderr
 
 __all__ = ["main", "build_parser"]
 
 # The order of the commands in `edgeml --help`.
-COMMANDS = (search, compress, export, targets, profile, calibrate, hil)
+COMMANDS = (search, compress, export, features, targets, profile, calibrate, hil)
 
 
 def build_parser() -> argparse.ArgumentParser:

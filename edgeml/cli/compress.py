@@ -17,7 +17,7 @@ def compression_line(section: dict[str, Any]) -> str:
             f"({-section['int8_drop_points']:+.2f} points)")
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import compress_run
+    from .. import api
 
     err = console(stderr=True)
     quiet = args.quiet or args.json
@@ -41,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"edgeml {__version__}: compressing {args.run_dir} "
                   f"({' '.join(w for w in wanted if w) or 'int8 check only'})")
     given = {k: getattr(args, k) for k in ("max_int8_drop", "epochs") if getattr(args, k) is not None}
-    result = compress_run(args.run_dir, prune=args.prune, structured=args.structured,
-                          qat=args.qat, data=args.data, label=args.label, on_event=on_event,
-                          **given)
+    result = api.compress(args.run_dir, prune=args.prune, structured=args.structured,
+                          qat=args.qat, data=args.data, label=args.label, verbose=0,
+                          on_event=on_event, **given)
     section = result.report["chosen"]["compression"]
     if args.json:
-        print(json.dumps({"run_dir": str(result.run_dir), **section,
+        print(json.dumps({"run_dir": str(result.path), **section,
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0
     from ..export.compress_report import STAGE_HEADER, stage_rows
@@ -56,21 +56,21 @@ def run(args: argparse.Namespace) -> int:
     if con.is_terminal:
         from rich.table import Table
 
-        table = Table(title=f"edgeml: compression of {result.run_dir}")
+        table = Table(title=f"edgeml: compression of {result.path}")
         for col in STAGE_HEADER:
             table.add_column(col, justify="left" if col == "stage" else "right")
         for r in rows:
             table.add_row(*r)
         con.print(table)
     else:
-        print(f"edgeml: compression of {result.run_dir}")
+        print(f"edgeml: compression of {result.path}")
         print("  " + " | ".join(STAGE_HEADER))
         for r in rows:
             print("  " + " | ".join(r))
     print(f"chosen: {compression_line(section)}")
     for note in section.get("notes", []):
         print(f"note: {note}")
-    print(f"files: {result.run_dir}")
+    print(f"files: {result.path}")
     return 0
 
 

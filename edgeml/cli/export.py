@@ -11,38 +11,27 @@ from ._common import KB
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import FORMATS, export_model, load_artifact
-    from ..export.c_array import c_identifier
+    from .. import api
 
-    if args.format not in FORMATS:  # before the (slower) model checks
-        raise EdgeMLError(f"unknown export format {args.format!r}",
-                          hint=f"use --format {', '.join(FORMATS)}")
-    c_identifier(args.name)
     if args.board and args.target and args.board != args.target:
         raise EdgeMLError(f"--board {args.board} and --target {args.target} disagree",
                           hint="the firmware's board is the target: pass one of them")
-    target = args.board or args.target
-    if args.format == "firmware" and target:
-        from ..export.firmware import board_for
-
-        board_for(target)  # an unknown board fails before the (slower) model checks
-    art = load_artifact(args.source, target=target)
-    result = export_model(art, fmt=args.format, out=args.out, name=args.name, force=args.force)
+    done = api.export(args.source, args.format, args.out, name=args.name, force=args.force,
+                      target=args.board or args.target)
     if args.json:
-        print(json.dumps({"format": result.format, "root": str(result.root),
-                          "files": [str(f) for f in result.files],
-                          "arena_bytes_measured": art.arena_bytes, "ops": list(art.ops)},
+        print(json.dumps({"format": done.format, "root": str(done.root),
+                          "files": [str(f) for f in done.files],
+                          "arena_bytes_measured": done.arena_bytes, "ops": list(done.ops)},
                          indent=2))
         return 0
-    if art.predict_files:
+    if not done.model_bytes and not done.ops:  # a classical model or an ensemble
         print(f"edgeml: exported {args.format} (edgeml_predict: the run's classical model or "
-              f"ensemble, {len(art.predict_files)} files) to {result.root}")
-        for f in result.files:
-            print(f"  {f}")
-        return 0
-    print(f"edgeml: exported {args.format} ({len(art.model) / KB:.1f} KB model, "
-          f"{len(art.ops)} operators, arena {art.arena_bytes / KB:.1f} KB measured) to {result.root}")
-    for f in result.files:
+              f"ensemble) to {done.root}")
+    else:
+        print(f"edgeml: exported {args.format} ({done.model_bytes / KB:.1f} KB model, "
+              f"{len(done.ops)} operators, arena {done.arena_bytes / KB:.1f} KB measured) to "
+              f"{done.root}")
+    for f in done.files:
         print(f"  {f}")
     return 0
 

@@ -11,12 +11,15 @@ from ._common import KB, add_limit_options, console, in_cli_words, limits_from_a
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..estimate.breakdown import model_breakdown
+    from .. import api
     from ..targets import load_target
 
+    limits_from_args(args)  # the limit options' own checks, worded as options
+    prof = api.profile(args.model, target=args.target, kernels=args.kernels,
+                       max_ram_kb=args.max_ram_kb, max_flash_kb=args.max_flash_kb,
+                       max_latency_ms=args.max_latency_ms, analytic=args.analytic)
+    rep = prof.report
     target = load_target(args.target).with_latency(args.kernels or "")
-    rep = model_breakdown(args.model, target, limits=limits_from_args(args),
-                          measure=False if args.analytic else None)
     if args.json:
         from .._io import to_jsonable
 

@@ -24,6 +24,7 @@ from ._common import (
     print_rows,
 )
 from .compress import compression_line
+from .features import add_feature_options
 
 # option -> SearchConfig field, where the names differ
 _FIELDS = {"accuracy_tolerance": "tolerance"}
@@ -33,8 +34,8 @@ _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "object
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
-                 "prune", "structured", "qat", "max_int8_drop", "models", "no_ensemble",
-                 "ensemble_min_gain")
+                 "prune", "structured", "qat", "max_int8_drop", "features", "group", "window",
+                 "hop", "rate", "test_data", "models", "no_ensemble", "ensemble_min_gain")
 
 class _SearchConsole:
     """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
@@ -99,6 +100,25 @@ class _SearchConsole:
             self.line(f"data: {rec['name']} ({rec['kind']} {tuple(rec['input_shape'])}, "
                       f"{len(rec['classes'])} classes, {rec['train']}/{rec['val']}/{rec['test']} "
                       "train/val/test)")
+        elif kind == "features":
+            cost = " ".join(f"{n}: {c['flash_bytes'] / KB:.1f} KB flash, {c['ram_bytes'] / KB:.1f} "
+                            f"KB RAM, {c['latency_ms']:.2f} ms;" for n, c in rec["cost"].items())
+            self.line(f"features: {rec['describe']}, split by {rec['split']['unit']}; counted "
+                      f"against the target: {cost.rstrip(';')}")
+            for fix in rec.get("fixes", []):
+                self.line(f"fixed: {fix}")
+        elif kind == "feature_candidate":
+            self.line(f"feature candidate {rec['kind']}: {rec['describe']} ({rec['trials']} "
+                      f"trial(s), {rec['run_dir']})")
+        elif kind == "feature_choice":
+            for r in rec["candidates"]:
+                if r["status"] == "trained":
+                    c = r["costs"]
+                    self.line(f"  {r['kind']}: int8 val acc {r['int8_val_accuracy']:.3f}, "
+                              f"model+features {c['model_bytes'] / KB:.1f} KB, "
+                              f"{c['latency_ms']:.2f} ms{' <- chosen' if r['chosen'] else ''}")
+                else:
+                    self.line(f"  {r['kind']}: {r['status']} ({r.get('reason', '')})")
         elif kind == "start":
             self.run_dir = rec.get("run_dir", "")
             if rec.get("stored"):
@@ -148,7 +168,8 @@ class _SearchConsole:
 
 
 def search_defaults() -> dict[str, Any]:
-    """Option name -> its default, read from :class:`~edgeml.pipeline.SearchConfig`."""
+    """Option name -> its default, read from :class:`~edgeml.pipeline.SearchConfig` (as
+    :func:`edgeml.search`'s defaults are)."""
     from ..pipeline import SearchConfig
 
     by_field = {f.name: f.default for f in fields(SearchConfig)}
@@ -156,7 +177,7 @@ def search_defaults() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import SearchConfig, resume_search, run_search
+    from .. import api
 
     if args.resume:
         given = ["--" + k.replace("_", "-") for k in _RUN_SETTINGS if getattr(args, k) is not None]
@@ -176,22 +197,29 @@ def run(args: argparse.Namespace) -> int:
                 con.err.print(f"edgeml {__version__}: resuming the search in {args.resume}")
             con.run_dir = args.resume
             with con:
-                result = _resume_with_total(con, resume_search, args)
+                result = _resume_with_total(con, api.resume, args)
         else:
-            cfg = SearchConfig(target=args.target, data=args.data, label=args.label, out=args.out,
-                               trials=args.trials, epochs=args.epochs, seed=args.seed,
-                               strategy=args.strategy, objective=args.objective,
-                               tolerance=args.accuracy_tolerance, space=args.space,
-                               prune=args.prune, structured=args.structured, qat=bool(args.qat),
-                               max_int8_drop=args.max_int8_drop, limits=limits_from_args(args),
-                               models=args.models, ensemble=not args.no_ensemble,
-                               ensemble_min_gain=args.ensemble_min_gain)
+            limits_from_args(args)  # the limit options' own checks, worded as options
+            out = args.out or api.default_out(args.target)
             if not quiet:
                 con.err.print(f"edgeml {__version__}: searching for {args.target} "
                               f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
                               f"objective {args.objective})")
             with con:
-                result = run_search(cfg, on_event=con, force=args.force)
+                result = api.search(data=args.data, label=args.label, target=args.target,
+                                    out=out, trials=args.trials, epochs=args.epochs,
+                                    seed=args.seed, strategy=args.strategy,
+                                    objective=args.objective,
+                                    accuracy_tolerance=args.accuracy_tolerance, space=args.space,
+                                    max_ram_kb=args.max_ram_kb, max_flash_kb=args.max_flash_kb,
+                                    max_latency_ms=args.max_latency_ms, prune=args.prune,
+                                    structured=args.structured, qat=bool(args.qat),
+                                    max_int8_drop=args.max_int8_drop, features=args.features,
+                                    group=args.group, window=args.window, hop=args.hop,
+                                    rate=args.rate, test_data=args.test_data,
+                                    models=args.models, ensemble=not args.no_ensemble,
+                                    ensemble_min_gain=args.ensemble_min_gain, force=args.force,
+                                    verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
         if con.run_dir:  # one line, printed by the command line's main()
             raise KeyboardInterrupt(f"finished trials are saved; resume with: "
@@ -203,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         from .hil import bench_options, board_client, events
 
         with board_client(args) as client:
-            finalists = bench_finalists(client, result.run_dir,
+            finalists = bench_finalists(client, result.path,
                                         options=bench_options(args, virtual=False),
                                         on_event=events(quiet))
     rep = result.report
@@ -211,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     est = best["estimate"]
     per_target = {name: info["estimate"] for name, info in best.get("targets", {}).items()}
     if args.json:
-        print(json.dumps({"run_dir": str(result.run_dir), "target": rep["target"]["name"],
+        print(json.dumps({"run_dir": str(result.path), "target": rep["target"]["name"],
                           "targets": [t["name"] for t in rep.get("targets", [rep["target"]])],
                           "objective": rep["search"].get("objective", "accuracy"),
                           "trial_id": best["trial_id"], "hyperparameters": best["hyperparameters"],
@@ -252,12 +280,24 @@ def run(args: argparse.Namespace) -> int:
         rows[3] = ("RAM", f"{est['ram_bytes'] / KB:.2f} KB peak")
     if best.get("compression"):
         rows.append(("compression", compression_line(best["compression"])))
+    if rep.get("features"):
+        feat = rep["features"]
+        c = feat["cost"].get(names[0]) or next(iter(feat["cost"].values()))
+        rows.append(("features", f"{feat['describe']}: {c['flash_bytes'] / KB:.1f} KB flash, "
+                                 f"{c['ram_bytes'] / KB:.1f} KB RAM, {c['latency_ms']:.2f} ms "
+                                 "(estimate; counted against the target; features.c)"))
     if rep.get("decision"):
         rows.append(("why", rep["decision"]))
     if len(names) > 1:
         rows.append(("fits", "; ".join(f"{n}: {e['latency_ms']:.2f} ms, {e['energy_uj']:.0f} uJ, "
                                        f"{e['ram_bytes'] / KB:.1f} KB RAM"
                                        for n, e in per_target.items())))
+    if rep.get("feature_search"):
+        fsr = rep["feature_search"]
+        rows.append(("feature search", "int8 val acc " + ", ".join(
+            f"{r['kind']} {r['int8_val_accuracy']:.3f}{' (chosen)' if r['chosen'] else ''}"
+            if r["status"] == "trained" else f"{r['kind']} {r['status']}"
+            for r in fsr["candidates"]) + f"; {fsr['trials_per_candidate']} trial(s) each"))
     rows += [
         ("objective", f"{rep['search'].get('objective', 'accuracy')}; Pareto front: trials "
                       f"{', '.join(rep.get('pareto', [])) or '-'}"),
@@ -267,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
     if search.get("stop_reason") and int(search["trained"]) < int(search["trials"]):
         rows.append(("stopped early", str(search["stop_reason"])))
     rows += [
-        ("files", str(result.run_dir)),
+        ("files", str(result.path)),
     ]
     for f in finalists:
         measured = "-" if f["measured_ms"] is None else f"{f['measured_ms']:.3f} ms"
@@ -286,7 +326,7 @@ def _resume_with_total(con: _SearchConsole, resume: Callable[..., Any],
             con.total = int(rec.get("budget") or con.total)
         con(kind, rec)
 
-    return resume(args.resume, trials=args.trials, on_event=on_event)
+    return resume(args.resume, trials=args.trials, verbose=0, on_event=on_event)
 
 
 def add_parser(sub: Any) -> None:
@@ -300,7 +340,9 @@ def add_parser(sub: Any) -> None:
                    help="target name (edgeml targets) or TOML profile; several separated by "
                         f"commas must all fit [default: {d['target']}]")
     s.add_argument("--data", default=None,
-                   help="CSV (features + label column), NPZ (arrays x, y) or builtin name "
+                   help="CSV (features + label column), NPZ (arrays x, y), builtin name, or "
+                        "recordings for the feature stage: a folder (one subfolder per class of "
+                        "CSV recordings or WAV files) or a CSV stream with a time column "
                         "[default: digits]")
     s.add_argument("--label", default=None, help=f"label column of a CSV [default: {d['label']}]")
     s.add_argument("--out", default=None, help="run directory [default: edgeml-runs/<time>-<target>]")
@@ -327,6 +369,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
     add_limit_options(s)
+    add_feature_options(s, search=True)
     s.add_argument("--prune", type=FRACTION, default=None, metavar="S",
                    help="compress the chosen model: magnitude-prune its kernels to sparsity S")
     s.add_argument("--structured", type=FRACTION, default=None, metavar="S",

@@ -4,7 +4,13 @@ Accepted sources:
 
 * ``digits`` (builtin, scikit-learn's 8x8 handwritten digits);
 * a CSV file: numeric feature columns plus a label column (``label_column``);
-* an NPZ file with arrays ``x`` (samples first) and ``y`` (one label per sample).
+* an NPZ file with arrays ``x`` (samples first) and ``y`` (one label per sample),
+  and optionally ``x_test`` / ``y_test``: a test set used as given (no test split
+  is then cut from ``x``);
+* arrays in memory: a mapping ``{"x": ..., "y": ...}`` (optionally ``x_test``,
+  ``y_test``), e.g. from :func:`arrays_from` (numpy arrays or a pandas DataFrame
+  with a label column). They are checked exactly as the NPZ file they are saved
+  as (:func:`save_arrays`) when a run needs them again.
 
 The input kind is decided from the per-sample shape: ``(F,)`` is a tabular
 vector, ``(T, C)`` a time series, ``(H, W)`` or ``(H, W, C)`` an image (or
@@ -15,7 +21,9 @@ split only; the scaling is recorded so firmware can apply the same step.
 from __future__ import annotations
 
 import hashlib
+import io
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -25,9 +33,12 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["Dataset", "InputKind", "load_dataset", "BUILTINS"]
+__all__ = ["Dataset", "InputKind", "load_dataset", "arrays_from", "save_arrays", "BUILTINS",
+           "ARRAY_KEYS"]
 
 BUILTINS = ("digits",)
+#: the arrays an NPZ file (or an in-memory mapping) may hold; x and y are required
+ARRAY_KEYS = ("x", "y", "x_test", "y_test")
 MIN_PER_CLASS = 2
 SEED_MAX = 2**32 - 1
 MAX_FLOAT_CLASSES = 20  # more distinct non-integer labels than this: a regression target
@@ -65,6 +76,16 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.labels)
 
+    @classmethod
+    def from_arrays(cls, x: Any, y: Any = None, *, x_test: Any = None, y_test: Any = None,
+                    label_column: str = "label", seed: int = 0, name: str = "arrays",
+                    val_fraction: float = 0.15, test_fraction: float = 0.2) -> Dataset:
+        """Check and split arrays in memory (see :func:`arrays_from` for what ``x`` may be)."""
+        arrays = arrays_from(x, y, x_test=x_test, y_test=y_test, label_column=label_column,
+                             name=name)
+        return load_dataset(arrays, seed=seed, val_fraction=val_fraction,
+                            test_fraction=test_fraction)
+
     def summary(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -80,43 +101,190 @@ class Dataset:
         }
 
 
-def load_dataset(source: str | Path | None = None, *, label_column: str = "label",
-                 seed: int = 0, val_fraction: float = 0.15,
+def load_dataset(source: str | Path | Mapping[str, Any] | None = None, *,
+                 label_column: str = "label", seed: int = 0, val_fraction: float = 0.15,
                  test_fraction: float = 0.2) -> Dataset:
-    """Load ``source`` (builtin name, CSV or NPZ path) and split it reproducibly."""
+    """Load ``source`` (builtin name, CSV or NPZ path, or a mapping of arrays ``x``, ``y``
+    and optionally ``x_test``, ``y_test``) and split it reproducibly."""
     source = "digits" if source is None else source
     if not 0 <= int(seed) <= SEED_MAX:  # scikit-learn's split takes unsigned 32-bit seeds
         raise DataError(f"seed must be a whole number from 0 to {SEED_MAX} (got {seed})",
                         hint="e.g. seed 0")
-    text = str(source)
-    if text in BUILTINS:
-        x, y, labels, name = _load_builtin(text)
+    x_test = y_test_raw = None
+    if isinstance(source, Mapping):
+        x, y_raw, x_test, y_test_raw = _check_arrays(dict(source), "the arrays")
+        name = str(source.get("name") or "arrays")
+        text = name
+        y, labels = _encode_labels(y_raw, "y")
     else:
-        path = Path(text)
-        if not path.exists():
-            raise DataError(f"data file {text!r} does not exist",
-                            hint=f"pass a .csv or .npz file, or a builtin name ({', '.join(BUILTINS)})")
-        if path.is_dir():
-            raise DataError(f"data path {text!r} is a directory",
-                            hint="pass a .csv or .npz file")
-        if path.stat().st_size == 0:
-            raise DataError(f"data file {text!r} is empty", hint="pass a file with samples in it")
-        suffix = path.suffix.lower()
-        if suffix == ".csv":
-            x, y_raw = _load_csv(path, label_column)
-        elif suffix == ".npz":
-            x, y_raw = _load_npz(path)
+        text = str(source)
+        if text in BUILTINS:
+            x, y, labels, name = _load_builtin(text)
         else:
-            raise DataError(f"data file {text!r} has an unsupported extension {suffix!r}",
-                            hint="use .csv (features + label column) or .npz (arrays x, y)")
-        y, labels = _encode_labels(y_raw, text)
-        name = path.name
-    x = _check_features(x, str(source))
+            path = Path(text)
+            if not path.exists():
+                raise DataError(f"data file {text!r} does not exist",
+                                hint=f"pass a .csv or .npz file, or a builtin name ({', '.join(BUILTINS)})")
+            if path.is_dir():
+                raise DataError(f"data path {text!r} is a directory",
+                                hint="pass a .csv or .npz file")
+            if path.stat().st_size == 0:
+                raise DataError(f"data file {text!r} is empty", hint="pass a file with samples in it")
+            suffix = path.suffix.lower()
+            name = path.name
+            if suffix == ".csv":
+                x, y_raw = _load_csv(path, label_column)
+                y_test_raw = None
+            elif suffix == ".npz":
+                x, y_raw, x_test, y_test_raw, stored_name = _load_npz(path)
+                name = stored_name or name
+            else:
+                raise DataError(f"data file {text!r} has an unsupported extension {suffix!r}",
+                                hint="use .csv (features + label column) or .npz (arrays x, y)")
+            y, labels = _encode_labels(y_raw, text)
+    x = _check_features(x, text if isinstance(source, (str, Path)) else "x")
     kind = _input_kind(x.shape[1:])
     if kind is InputKind.IMAGE and x.ndim == 3:
         x = x[..., None]
-    return _split(x, y, labels, name=name, kind=kind, seed=seed,
-                  val_fraction=val_fraction, test_fraction=test_fraction)
+    test = None
+    if x_test is not None:
+        x_test = _check_features(x_test, f"{text}: x_test" if not isinstance(source, Mapping)
+                                 else "x_test")
+        if kind is InputKind.IMAGE and x_test.ndim == 3:
+            x_test = x_test[..., None]
+        if x_test.shape[1:] != x.shape[1:]:
+            raise DataError(f"x_test samples have shape {x_test.shape[1:]} but x samples have "
+                            f"{x.shape[1:]}", hint="give the test set the training data's shape")
+        test = (x_test, _encode_test_labels(y_test_raw, labels))
+    return _split(x, y, labels, name=name, kind=kind, seed=seed, val_fraction=val_fraction,
+                  test_fraction=test_fraction, test=test)
+
+
+def arrays_from(x: Any, y: Any = None, *, x_test: Any = None, y_test: Any = None,
+                label_column: str = "label", name: str = "arrays") -> dict[str, Any]:
+    """Arrays in memory as the mapping :func:`load_dataset` takes, checked for what the
+    mapping cannot say later: ``x`` is a numpy array (samples first) or a pandas
+    DataFrame (numeric feature columns; the labels in ``label_column`` unless ``y`` is
+    given); ``y`` one label per sample; ``x_test``/``y_test`` both or neither."""
+    x, y = _frame_xy(x, y, label_column, "x")
+    if (x_test is None) != (y_test is None):
+        given, missing = ("x_test", "y_test") if y_test is None else ("y_test", "x_test")
+        raise DataError(f"{given} was given without {missing}",
+                        hint="pass both x_test and y_test, or neither (a test split is then cut "
+                             "from x)")
+    out: dict[str, Any] = {"x": x, "y": y, "name": name}
+    if x_test is not None:
+        out["x_test"], out["y_test"] = _frame_xy(x_test, y_test, label_column, "x_test")
+    _check_arrays(out, "the arrays")
+    return out
+
+
+def save_arrays(path: str | Path, arrays: Mapping[str, Any]) -> Path:
+    """Write arrays (:func:`arrays_from`) as an NPZ file :func:`load_dataset` reads back to
+    the same :class:`Dataset` (same fingerprint); written atomically."""
+    from .._io import atomic_write
+
+    buf = io.BytesIO()
+    data = {k: np.asarray(arrays[k]) for k in ARRAY_KEYS if arrays.get(k) is not None}
+    if data["y"].dtype.kind == "O":
+        data["y"] = data["y"].astype(str)
+    if "y_test" in data and data["y_test"].dtype.kind == "O":
+        data["y_test"] = data["y_test"].astype(str)
+    np.savez(buf, **data, name=np.array(str(arrays.get("name") or "arrays")))
+    return atomic_write(path, buf.getvalue())
+
+
+def _frame_xy(x: Any, y: Any, label_column: str, where: str) -> tuple[Any, Any]:
+    """(features, labels) from a DataFrame (with a label column unless ``y`` is given) or
+    from array-likes."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    if pd is not None and isinstance(x, pd.DataFrame):
+        frame = x
+        if y is None:
+            if label_column not in frame.columns:
+                cols = ", ".join(map(str, frame.columns[:8]))
+                raise DataError(f"{where}: the DataFrame has no label column {label_column!r} "
+                                f"(columns: {cols})",
+                                hint="name the label column with label=, or pass the labels as y")
+            y = frame[label_column].to_numpy()
+            frame = frame.drop(columns=[label_column])
+        if frame.shape[1] == 0:
+            raise DataError(f"{where}: the DataFrame has no feature columns",
+                            hint="add feature columns")
+        bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        if bad:
+            raise DataError(f"{where}: column {bad[0]!r} is not numeric "
+                            f"(dtype {frame[bad[0]].dtype})",
+                            hint="encode it as numbers or drop the column")
+        x = frame.to_numpy(dtype=np.float64)
+    if pd is not None and isinstance(y, (pd.Series, pd.DataFrame)):
+        y = y.to_numpy()
+    if y is None:
+        raise DataError(f"{where} was given without labels",
+                        hint="pass the labels as y, or a DataFrame with a label column")
+    return x, y
+
+
+def _as_array(v: Any, key: str) -> np.ndarray:
+    try:
+        a = np.asarray(v)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{key} is not an array ({str(exc).splitlines()[0]})",
+                        hint="pass a numpy array with one row per sample") from exc
+    if a.dtype.kind == "O" and key.startswith("x"):
+        raise DataError(f"{key} is not a numeric array (dtype object)",
+                        hint="pass a numeric numpy array of equal-sized samples")
+    return a
+
+
+def _check_arrays(arrays: dict[str, Any], where: str
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """x, y (and x_test, y_test) with the checks an NPZ file and in-memory arrays share."""
+    missing = [k for k in ("x", "y") if arrays.get(k) is None]
+    if missing:
+        raise DataError(f"{where} have no {' or '.join(missing)}",
+                        hint="pass features x and labels y (np.savez(path, x=..., y=...))")
+    out = []
+    for xk, yk in (("x", "y"), ("x_test", "y_test")):
+        if arrays.get(xk) is None and arrays.get(yk) is None:
+            out += [None, None]
+            continue
+        if arrays.get(xk) is None or arrays.get(yk) is None:
+            raise DataError(f"{where} have {xk if arrays.get(yk) is None else yk} without "
+                            f"{yk if arrays.get(yk) is None else xk}",
+                            hint="give x_test and y_test together, or neither")
+        x, y = _as_array(arrays[xk], xk), _as_array(arrays[yk], yk)
+        if y.ndim != 1:
+            raise DataError(f"{yk} must have one label per sample, got shape {y.shape}",
+                            hint="pass class indices or names, not one-hot rows")
+        if x.ndim < 1 or len(x) != len(y):
+            raise DataError(f"{xk} has {len(x) if x.ndim else 0} samples but {yk} has {len(y)}",
+                            hint=f"{xk} and {yk} must have the same first dimension")
+        if x.dtype.kind not in "biuf":
+            raise DataError(f"{xk} has non-numeric dtype {x.dtype}", hint="pass numbers")
+        out += [x.astype(np.float64), y]
+    return out[0], out[1], out[2], out[3]
+
+
+def _encode_test_labels(y_raw: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
+    """y_test as indices into the training data's classes."""
+    if len(y_raw) == 0:
+        raise DataError("x_test has no samples", hint="pass a test set with samples, or none")
+    if y_raw.dtype.kind == "f":
+        if not np.all(np.isfinite(y_raw)):
+            raise DataError("y_test contains NaN or inf", hint="remove the unlabelled rows")
+        if np.all(y_raw == np.round(y_raw)):
+            y_raw = y_raw.astype(np.int64)
+    names = np.array([str(v) for v in y_raw])
+    index = {c: i for i, c in enumerate(labels)}
+    unknown = sorted({str(v) for v in names} - set(index))
+    if unknown:
+        raise DataError(f"y_test has label(s) {unknown[:5]} that y does not have",
+                        hint="the test set must use the training data's classes")
+    return np.array([index[c] for c in names], dtype=np.int64)
 
 
 def _load_builtin(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
@@ -199,7 +367,8 @@ def _is_numeric(series: Any) -> bool:
     return bool(pd.api.types.is_numeric_dtype(series)) or bool(series.map(_is_number).all())
 
 
-def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
+                                    np.ndarray | None, str | None]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = set(npz.files)
@@ -207,22 +376,16 @@ def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if missing:
                 raise DataError(f"{path} has no array(s) {sorted(missing)} (found {sorted(keys)})",
                                 hint="save with np.savez(path, x=features, y=labels)")
-            x, y = npz["x"], npz["y"]
+            arrays = {k: npz[k] for k in ARRAY_KEYS if k in keys}
+            name = str(npz["name"]) if "name" in keys and npz["name"].ndim == 0 else None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise DataError(f"{path} is not a readable NPZ file ({exc})",
                         hint="save it with numpy.savez(path, x=..., y=...)") from exc
-    if x.ndim == 0:
-        raise DataError(f"{path}: x is a single value, not one row per sample",
-                        hint="save x with samples first, e.g. shape (samples, features)")
-    if y.ndim != 1:
-        raise DataError(f"{path}: y must have one label per sample, got shape {y.shape}",
-                        hint="pass class indices or names, not one-hot rows")
-    if len(x) != len(y):
-        raise DataError(f"{path}: x has {len(x)} samples but y has {len(y)}",
-                        hint="x and y must have the same first dimension")
-    if x.dtype.kind not in "biuf":
-        raise DataError(f"{path}: x has non-numeric dtype {x.dtype}", hint="store x as numbers")
-    return x.astype(np.float64), y
+    try:
+        x, y, x_test, y_test = _check_arrays(arrays, str(path))
+    except DataError as exc:
+        raise DataError(f"{path}: {exc.message}", hint=exc.hint) from None
+    return x, y, x_test, y_test, name
 
 
 def _encode_labels(y_raw: np.ndarray, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -287,12 +450,15 @@ def _input_kind(sample_shape: tuple[int, ...]) -> InputKind:
 
 
 def _split(x: np.ndarray, y: np.ndarray, labels: tuple[str, ...], *, name: str,
-           kind: InputKind, seed: int, val_fraction: float, test_fraction: float) -> Dataset:
+           kind: InputKind, seed: int, val_fraction: float, test_fraction: float,
+           test: tuple[np.ndarray, np.ndarray] | None = None) -> Dataset:
+    """Cut validation and test splits from (x, y); with ``test`` given, only the
+    validation split is cut and ``test`` is the test set, untouched."""
     from sklearn.model_selection import train_test_split
 
     n_classes = len(labels)
     n = len(y)
-    n_test = max(int(round(n * test_fraction)), n_classes)
+    n_test = 0 if test is not None else max(int(round(n * test_fraction)), n_classes)
     n_val = max(int(round(n * val_fraction)), n_classes)
     if n - n_test - n_val < 2 * n_classes:
         raise DataError(f"{name} has only {n} samples for {n_classes} classes",
@@ -300,13 +466,20 @@ def _split(x: np.ndarray, y: np.ndarray, labels: tuple[str, ...], *, name: str,
     counts = np.bincount(y)
     stratify_ok = counts.min() >= 3
     try:
-        x_rest, x_test, y_rest, y_test = train_test_split(
-            x, y, test_size=n_test, random_state=seed, stratify=y if stratify_ok else None)
+        if test is None:
+            x_rest, x_test, y_rest, y_test = train_test_split(
+                x, y, test_size=n_test, random_state=seed, stratify=y if stratify_ok else None)
+        else:
+            (x_test, y_test), x_rest, y_rest = test, x, y
         x_train, x_val, y_train, y_val = train_test_split(
             x_rest, y_rest, test_size=n_val, random_state=seed,
             stratify=y_rest if stratify_ok else None)
     except ValueError:
-        x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=n_test, random_state=seed)
+        if test is None:
+            x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=n_test,
+                                                              random_state=seed)
+        else:
+            (x_test, y_test), x_rest, y_rest = test, x, y
         x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=n_val,
                                                           random_state=seed)
     # Scale to [0, 1] by training-split min/max (per dataset, not per feature, so
@@ -321,6 +494,9 @@ def _split(x: np.ndarray, y: np.ndarray, labels: tuple[str, ...], *, name: str,
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(x).tobytes())
     digest.update(np.ascontiguousarray(y).tobytes())
+    if test is not None:  # a given test set is part of the data (files without one keep
+        digest.update(np.ascontiguousarray(test[0]).tobytes())  # their fingerprints)
+        digest.update(np.ascontiguousarray(test[1]).tobytes())
     return Dataset(name=name, kind=kind, labels=labels,
                    x_train=tf(x_train), y_train=y_train, x_val=tf(x_val), y_val=y_val,
                    x_test=tf(x_test), y_test=y_test, scale=scale, offset=offset,

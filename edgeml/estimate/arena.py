@@ -30,15 +30,18 @@ The host interpreter is 64-bit; microcontrollers have 4-byte pointers, so the
 persistent structs are smaller there. The rule edgeml applies (and tests):
 
     arena(32-bit) = arena(host) - 16 * floor(S / 16)
-    S = 12 * tensors + 32 * operators + 208
+    S = 12 * tensors + 32 * operators + 324
 
 * ``TfLiteEvalTensor`` is 24 bytes on the host and 12 on a 32-bit MCU (one per
   tensor of the model);
 * ``NodeAndRegistration`` (a ``TfLiteNode`` of 6 pointers and an int, plus a
   registration pointer) is 64 bytes on the host and 32 on a 32-bit MCU;
-* the host interpreter uses the recording allocator, whose bookkeeping (a
-  pointer and seven 24-byte records, plus four counters in its buffer
-  allocator: 208 bytes) does not exist in firmware.
+* 324 fixed bytes: the host interpreter uses the recording allocator, whose
+  bookkeeping (a pointer and seven 24-byte records, plus four counters in its
+  buffer allocator: 208 bytes) does not exist in firmware, and the allocator
+  objects TFLM places in the arena (allocator, buffer allocator, memory
+  planner, builtin-data allocator, subgraph table) are 116 bytes smaller with
+  4-byte pointers (sizes from both compilers).
 
 These structures are allocated first and stay for the whole allocation, so
 every phase (prepare, planning, final) shrinks by at least ``S`` bytes, and
@@ -46,11 +49,17 @@ rounding ``S`` down to the 16-byte alignment keeps the rule conservative:
 the firmware's arena is never larger than this number when it runs the same
 (reference) kernels. Structures that exist only in some phases (temporary
 tensors, ``AllocationInfo``: 32 -> 24 bytes, the persistent input/output
-``TfLiteTensor`` structs: 64 -> 40 bytes) are not subtracted, so the real
-32-bit arena is typically a further ~100 bytes smaller. Optimized kernel
-libraries (CMSIS-NN, ESP-NN) can request extra scratch buffers (e.g. an
-im2col buffer for non-1x1 convolutions) that reference kernels do not; those
-are not included.
+``TfLiteTensor`` structs: 64 -> 40 bytes) and the kernels' own op data are
+not subtracted, so the real 32-bit arena is typically a further ~100 bytes
+smaller (checked against TFLM built for a Cortex-M4: ``tests/estimate/data``).
+
+Optimized kernels
+-----------------
+Firmware that links CMSIS-NN or ESP-NN kernels needs more (scratch buffers
+such as CMSIS-NN's im2col buffer for every convolution that is not 1x1,
+larger op data) or, rarely, less. :func:`kernel_overhead` plans the model with
+the flavour's requests (:mod:`edgeml.estimate.kernels`) and adds the growth of
+the binding phase; the target profile's ``runtime.kernels`` names the flavour.
 
 Analytic fallback
 -----------------
@@ -72,14 +81,26 @@ from typing import Any
 from ..tflite.graph import Graph, Op
 from ..tflite.tflm import run_tflm, run_tflm_batch, tflm_available
 from .cache import cache_get, cache_put
+from .kernels import FLAVOURS, extra_temp_tensors, kernel_isa, op_data_extra, scratch_requests
 
 __all__ = ["ArenaEstimate", "analytic_arena", "measure_arena", "measure_arenas", "plan_head",
-           "pointer_adjustment", "arena_estimate", "ALIGN"]
+           "pointer_adjustment", "kernel_overhead", "arena_estimate", "ALIGN"]
 
 ALIGN = 16                   # MicroArenaBufferAlignment()
 _MAX_SCRATCH_PER_OP = 12     # kMaxScratchBuffersPerOp
 _PLANNER_PER_BUFFER = 40     # GreedyMemoryPlanner::per_buffer_size()
-_RECORDING_OVERHEAD = 208    # host-only RecordingMicroAllocator bookkeeping (64-bit)
+# Host-only bytes present in every allocation phase: the recording allocator's
+# bookkeeping (208: a pointer and seven 24-byte records, four counters in its buffer
+# allocator) and the 64- vs 32-bit size of the allocator objects TFLM places in the
+# arena (116: MicroAllocator 72/36, SingleArenaBufferAllocator 72/36,
+# GreedyMemoryPlanner 72/44, MicroBuiltinDataAllocator 16/8, SubgraphAllocations
+# 16/8 bytes; sizeof from g++ x86-64 and arm-none-eabi-g++).
+_HOST_ONLY = 208 + 116
+# Added to an optimized flavour's planned growth: the flavour's extra tail structs
+# (scratch handles, larger op data) shift later 16-byte-aligned buffers by a few
+# bytes the analytic tail does not place exactly; the largest shortfall without it,
+# over 41 models measured on a Cortex-M4 (CMSIS-NN vs reference), was 32 bytes.
+_KERNEL_SLACK = 32
 _CACHE_FORMAT = 2
 
 # Struct sizes by pointer width (bytes), from the TF_LITE_STATIC_MEMORY layouts.
@@ -128,6 +149,8 @@ class ArenaEstimate:
     adjustment_bytes: int        # host_bytes - bytes
     source: str                  # "tflm" (measured) or "analytic"
     binding: str = ""            # analytic only: which phase sets the size
+    kernels: str = "reference"   # kernel flavour the target's runtime links
+    kernel_bytes: int = 0        # what that flavour adds to the reference arena (in bytes)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -190,17 +213,28 @@ def _temp_tensors(op: Op) -> tuple[int, ...]:
     return op.inputs + op.outputs
 
 
-def _buffers(graph: Graph) -> list[tuple[int, int, int]]:
+def _requests(graph: Graph, kernels: str = "reference", isa: str = "") -> list[list[int]]:
+    """Scratch buffer sizes per operator with the ``kernels`` flavour's kernels."""
+    out = []
+    for op in graph.ops:
+        sizes = scratch_requests(graph, op, kernels, isa) if kernels != "reference" else None
+        out.append(_scratch_requests(graph, op) if sizes is None else sizes)
+    return out
+
+
+def _buffers(graph: Graph, requests: list[list[int]] | None = None) -> list[tuple[int, int, int]]:
     """(aligned size, first scope, last scope) in the order TFLM adds them:
     tensors by index, then scratch buffers by operator."""
     first, last = _lifetimes(graph)
+    if requests is None:
+        requests = _requests(graph)
     out = []
     for t in graph.tensors:
         if t.is_constant or t.nbytes == 0 or first[t.index] == -1:
             continue
         out.append((_up(t.nbytes), first[t.index], last[t.index]))
-    for op in graph.ops:
-        for size in _scratch_requests(graph, op):
+    for op, sizes in zip(graph.ops, requests, strict=True):
+        for size in sizes:
             out.append((_up(size), op.index + 1, op.index + 1))
     return out
 
@@ -256,18 +290,23 @@ def _channel_arrays(graph: Graph, op: Op) -> int:
     return 2 * _up(4 * channels)
 
 
-def analytic_arena(graph: Graph) -> tuple[int, int, int, str]:
-    """(arena, head, tail, binding phase) of the 64-bit host interpreter, from the
-    graph alone; :func:`pointer_adjustment` converts it for a 32-bit target."""
-    sizes = _SIZES[8]
+def _phases(graph: Graph, *, pointer_bytes: int = 8, kernels: str = "reference",
+            isa: str = "") -> tuple[dict[str, int], int, int]:
+    """TFLM's three allocation peaks (``final``, ``planning``, ``prepare``) for
+    ``graph`` run by the ``kernels`` flavour, with the structs of a
+    ``pointer_bytes``-wide build; also the head and the tail."""
+    sizes = _SIZES[pointer_bytes]
     n_t, n_ops = len(graph.tensors), len(graph.ops)
-    buffers = _buffers(graph)
+    requests = _requests(graph, kernels, isa)
+    buffers = _buffers(graph, requests)
     head = plan_head(buffers)
-    n_scratch = sum(len(_scratch_requests(graph, op)) for op in graph.ops)
+    n_scratch = sum(len(r) for r in requests)
+    op_data = [_up(_OP_DATA.get(op.op, _DEFAULT_OP_DATA)[0]) + op_data_extra(op, kernels, isa)
+               for op in graph.ops]
 
     fixed = (_TAIL_BASE + _up(sizes["eval_tensor"] * n_t, 8) + sizes["node"] * n_ops
              + sum(_OP_DATA.get(op.op, _DEFAULT_OP_DATA)[1] for op in graph.ops)
-             + sum(_up(_OP_DATA.get(op.op, _DEFAULT_OP_DATA)[0]) for op in graph.ops))
+             + sum(op_data))
     channel = [_channel_arrays(graph, op) for op in graph.ops]
     handles = _up(sizes["scratch_handle"] * n_scratch, 8) if n_scratch else 0
     io = 0
@@ -281,20 +320,48 @@ def analytic_arena(graph: Graph) -> tuple[int, int, int, str]:
     prepare = 0
     scratch_before = 0
     for i, op in enumerate(graph.ops):
-        temp = sum(_temp_tensor_bytes(graph, t, sizes) for t in _temp_tensors(op))
-        requests = _up(sizes["scratch_request"] * (scratch_before + _MAX_SCRATCH_PER_OP), 8)
+        fetched = _temp_tensors(op) + extra_temp_tensors(op, kernels)
+        temp = sum(_temp_tensor_bytes(graph, t, sizes) for t in fetched)
+        listed = _up(sizes["scratch_request"] * (scratch_before + _MAX_SCRATCH_PER_OP), 8)
         persistent = fixed + sum(channel[: i + 1])
-        prepare = max(prepare, persistent + requests + temp)
-        scratch_before += len(_scratch_requests(graph, op))
+        prepare = max(prepare, persistent + listed + temp)
+        scratch_before += len(requests[i])
     # planning: AllocationInfo array + planner scratch, with the request list still held
     planning = (fixed + sum(channel) + handles
                 + _up(_up(sizes["scratch_request"] * (n_scratch + _MAX_SCRATCH_PER_OP), 8) + 8
                       + sizes["alloc_info"] * (n_t + n_scratch))
                 + _PLANNER_PER_BUFFER * len(buffers))
-    final = tail + head
-    phases = {"final": final, "planning": planning, "prepare": prepare}
+    return {"final": tail + head, "planning": planning, "prepare": prepare}, head, tail
+
+
+def analytic_arena(graph: Graph) -> tuple[int, int, int, str]:
+    """(arena, head, tail, binding phase) of the 64-bit host interpreter, from the
+    graph alone; :func:`pointer_adjustment` converts it for a 32-bit target."""
+    phases, head, tail = _phases(graph)
     binding = max(phases, key=lambda k: phases[k])
     return _up(phases[binding]), head, tail, binding
+
+
+def kernel_overhead(graph: Graph, kernels: str, *, core: str = "",
+                    pointer_bytes: int = 4) -> int:
+    """Bytes the ``kernels`` flavour (``reference``, ``cmsis-nn``, ``esp-nn``) needs
+    beyond TFLM's reference kernels on ``core``: how much the binding
+    allocation phase grows when the flavour's scratch buffers, op data and
+    temporaries (see :mod:`edgeml.estimate.kernels`) are planned, plus
+    ``_KERNEL_SLACK``, rounded up to the 16-byte alignment. Negative where the
+    flavour needs less (CMSIS-NN's transposed convolution does without the
+    reference kernel's int32 buffer for the whole output)."""
+    if kernels == "reference":
+        return 0
+    if kernels not in FLAVOURS:
+        from ..errors import TargetError
+
+        raise TargetError(f"unknown kernel flavour {kernels!r}",
+                          hint=f"use one of: {', '.join(FLAVOURS)}")
+    isa = kernel_isa(kernels, core)
+    ref, _, _ = _phases(graph, pointer_bytes=pointer_bytes)
+    opt, _, _ = _phases(graph, pointer_bytes=pointer_bytes, kernels=kernels, isa=isa)
+    return _up(max(opt.values()) - max(ref.values()) + _KERNEL_SLACK)
 
 
 def pointer_adjustment(graph: Graph) -> int:
@@ -302,7 +369,7 @@ def pointer_adjustment(graph: Graph) -> int:
     (see the module docstring), rounded down to the 16-byte alignment."""
     host, mcu = _SIZES[8], _SIZES[4]
     saved = ((host["eval_tensor"] - mcu["eval_tensor"]) * len(graph.tensors)
-             + (host["node"] - mcu["node"]) * len(graph.ops) + _RECORDING_OVERHEAD)
+             + (host["node"] - mcu["node"]) * len(graph.ops) + _HOST_ONLY)
     return saved // ALIGN * ALIGN
 
 
@@ -379,11 +446,15 @@ def measure_arenas(models: list[bytes]) -> list[dict[str, int] | Exception]:
 
 
 def arena_estimate(model: bytes, graph: Graph, *, pointer_bytes: int = 4,
+                   kernels: str = "reference", core: str = "",
                    measure: bool | None = None) -> ArenaEstimate:
-    """The arena of ``model`` for a target with ``pointer_bytes``-wide pointers.
+    """The arena of ``model`` for a target with ``pointer_bytes``-wide pointers
+    whose runtime links the ``kernels`` flavour on ``core``.
 
-    Measured in TFLM where it is installed (``measure=None``: when available;
-    custom operators are never measured), otherwise planned analytically.
+    The reference-kernel arena is measured in TFLM where it is installed
+    (``measure=None``: when available; custom operators are never measured),
+    otherwise planned analytically; :func:`kernel_overhead` adds what an
+    optimized flavour needs on top.
     """
     custom = any(o.startswith("CUSTOM") for o in graph.op_names)
     cached = None if (measure is False or custom) else cache_get("arena", _key(model))
@@ -392,13 +463,16 @@ def arena_estimate(model: bytes, graph: Graph, *, pointer_bytes: int = 4,
     elif measure is None:
         measure = tflm_available() and not custom
     adjust = pointer_adjustment(graph) if pointer_bytes == 4 else 0
+    extra = kernel_overhead(graph, kernels, core=core, pointer_bytes=pointer_bytes)
     if measure:
         m = measure_arena(model)
-        return ArenaEstimate(bytes=m["bytes"] - adjust, host_bytes=m["bytes"],
+        return ArenaEstimate(bytes=m["bytes"] - adjust + extra, host_bytes=m["bytes"],
                              head_bytes=m["head"], tail_bytes=m["tail"],
                              recorded_total=m["total"], pointer_bytes=pointer_bytes,
-                             adjustment_bytes=adjust, source="tflm")
+                             adjustment_bytes=adjust, source="tflm", kernels=kernels,
+                             kernel_bytes=extra)
     host, head, tail, binding = analytic_arena(graph)
-    return ArenaEstimate(bytes=host - adjust, host_bytes=host, head_bytes=head, tail_bytes=tail,
-                         recorded_total=head + tail, pointer_bytes=pointer_bytes,
-                         adjustment_bytes=adjust, source="analytic", binding=binding)
+    return ArenaEstimate(bytes=host - adjust + extra, host_bytes=host, head_bytes=head,
+                         tail_bytes=tail, recorded_total=head + tail, pointer_bytes=pointer_bytes,
+                         adjustment_bytes=adjust, source="analytic", binding=binding,
+                         kernels=kernels, kernel_bytes=extra)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import ModelError
 from ..targets import Target
 from ..tflite.graph import Graph, read_graph
-from .arena import ArenaEstimate, arena_estimate, pointer_adjustment
+from .arena import ArenaEstimate, arena_estimate, kernel_overhead, pointer_adjustment
 from .result import Estimate, LayerCost, assemble_estimate
 
 __all__ = ["estimate_model", "estimate_graph"]
@@ -44,11 +44,13 @@ def estimate_model(model: bytes, target: Target, *, where: str = "model",
         notes.append(f"operators {', '.join(unsupported)} are not in {target.name}'s runtime; "
                      "arena planned analytically")
     try:
-        arena = arena_estimate(model, graph, pointer_bytes=target.pointer_bytes, measure=measure)
+        arena = arena_estimate(model, graph, pointer_bytes=target.pointer_bytes,
+                               kernels=target.kernels, core=target.core, measure=measure)
     except ModelError as exc:
         if on_tflm_error != "analytic":
             raise
-        arena = arena_estimate(model, graph, pointer_bytes=target.pointer_bytes, measure=False)
+        arena = arena_estimate(model, graph, pointer_bytes=target.pointer_bytes,
+                               kernels=target.kernels, core=target.core, measure=False)
         notes.append(f"TFLM could not run the model ({exc.message}); arena planned analytically")
     return estimate_graph(graph, target, arena_bytes=arena.bytes, source=arena.source,
                           arena=arena, notes=tuple(notes))
@@ -66,7 +68,9 @@ def estimate_graph(graph: Graph, target: Target, *, arena_bytes: int | None = No
         if host_arena_bytes is None:
             raise ValueError("estimate_graph needs arena_bytes or host_arena_bytes")
         adjust = pointer_adjustment(graph) if target.pointer_bytes == 4 else 0
-        arena_bytes = int(host_arena_bytes) - adjust
+        extra = kernel_overhead(graph, target.kernels, core=target.core,
+                                pointer_bytes=target.pointer_bytes)
+        arena_bytes = int(host_arena_bytes) - adjust + extra
     lat = target.latency
     hz = float(target.clock_hz)
     layers = []

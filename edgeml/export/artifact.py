@@ -65,6 +65,7 @@ class ModelArtifact:
     dataset: str = ""                 # the data it was trained on, for the files' comments
     source: str = ""                  # where it was read from
     description: str = ""             # one line for package manifests
+    features: dict[str, Any] | None = None   # FittedFeatures.to_dict(): raw samples -> input
     arena_margin: float = ARENA_MARGIN
     arena_min_margin: int = ARENA_MIN_MARGIN
     #: a run whose chosen model is a classical model or an ensemble: its ``edgeml_predict``
@@ -75,7 +76,8 @@ class ModelArtifact:
     # -- constructors ----------------------------------------------------------
     @classmethod
     def from_model(cls, model: bytes, target: Target, *, dataset: dict[str, Any] | None = None,
-                   where: str = "model", source: str = "", description: str = "") -> ModelArtifact:
+                   where: str = "model", source: str = "", description: str = "",
+                   features: dict[str, Any] | None = None) -> ModelArtifact:
         """Check ``model`` for ``target`` and describe it; ``dataset`` is the run's dataset
         summary (class names, preprocessing, name), if there is one."""
         from ..estimate.arena import arena_estimate
@@ -97,7 +99,8 @@ class ModelArtifact:
                              hint="choose a target whose runtime has them, or add them to the "
                                   "target profile's runtime.ops")
         resolver_methods(graph.op_names)  # every operator must be registrable
-        arena = arena_estimate(model, graph, pointer_bytes=target.pointer_bytes)
+        arena = arena_estimate(model, graph, pointer_bytes=target.pointer_bytes,
+                               kernels=target.kernels, core=target.core)
         inp, out = graph.input(0), graph.output(0)
         n_out = int(out.shape[-1]) if out.shape else 1
         ds = dataset or {}
@@ -113,7 +116,8 @@ class ModelArtifact:
                    raw_input_scale=float(prep.get("scale", 1.0)),
                    raw_input_offset=float(prep.get("offset", 0.0)), target=target.name,
                    pointer_bytes=int(target.pointer_bytes), arena_source=arena.source,
-                   dataset=str(ds.get("name") or ""), source=source, description=description)
+                   dataset=str(ds.get("name") or ""), source=source, description=description,
+                   features=features)
 
     @classmethod
     def from_tflite(cls, path: str | Path, target: str | Target | None) -> ModelArtifact:
@@ -174,7 +178,8 @@ class ModelArtifact:
                        predict_files=tuple(files))
         return cls.from_model(run.model_tflite.read_bytes(), tgt, dataset=ds,
                               where=str(run.model_tflite), source=str(run.path),
-                              description=desc)
+                              description=desc,
+                              features=(report.get("features") or {}).get("fitted"))
 
     # -- derived ------------------------------------------------------------------
     @property

@@ -23,6 +23,7 @@ import math
 
 from .artifact import ARENA_MARGIN, ARENA_MIN_MARGIN, ModelArtifact, arena_with_margin
 from .c_names import c_identifier, camel
+from .features_c import feature_files
 from .op_resolver import render_op_resolver
 
 __all__ = ["c_identifier", "camel", "symbols", "c_file_names", "c_files", "arena_with_margin", "render_c_array",
@@ -156,4 +157,5 @@ def c_files(art: ModelArtifact, name: str, *, source_ext: str = ".cc") -> dict[s
         names["header"]: render_header(art, name=name).encode(),
         names["source"]: render_source(art, name=name, header=names["header"]).encode(),
         names["resolver"]: render_op_resolver(art.ops, name=name).encode(),
+        **feature_files(art, name),
     }

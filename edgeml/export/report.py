@@ -7,7 +7,7 @@ from typing import Any
 
 from ..records import Trial, TrialStatus
 
-__all__ = ["render_markdown", "render_pareto_png", "hp_summary", "trial_counts"]
+__all__ = ["render_markdown", "render_pareto_png", "pareto_figure", "hp_summary", "trial_counts"]
 
 
 def hp_summary(hp: dict[str, Any]) -> str:
@@ -192,26 +192,23 @@ def _fit_matrix_lines(report: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def render_pareto_png(report: dict[str, Any], path: str | Path) -> Path | None:
-    """Plot int8 accuracy against latency, RAM and flash; front joined, chosen starred.
+def pareto_figure(report: dict[str, Any]) -> Any:
+    """Int8 accuracy against latency, RAM and flash; front joined, chosen starred.
 
-    Returns the path, or None when no trial was trained.
+    A :class:`matplotlib.figure.Figure` made without pyplot (the caller's backend and
+    open figures are left alone), or None when no trial was trained.
     """
     trained = [r for r in _trials(report) if r.trained and r.costs is not None]
     if not trained:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    from .._io import atomic_write
+    from matplotlib.figure import Figure
 
     ids, chosen_id = _marks(report)
     axes_spec = [("latency_ms", "latency (ms, estimate)", 1.0),
                  ("arena_bytes", "tensor arena (KB)", 1024.0),
                  ("model_bytes", "model flash (KB)", 1024.0)]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    fig = Figure(figsize=(13, 4))
+    axes = fig.subplots(1, 3, sharey=True)
     for ax, (key, label, div) in zip(axes, axes_spec, strict=True):
         for group, style in (
                 ([r for r in trained if not r.feasible],
@@ -244,9 +241,19 @@ def render_pareto_png(report: dict[str, Any], path: str | Path) -> Path | None:
     names = ", ".join(t["name"] for t in report.get("targets", [report["target"]]))
     fig.suptitle(f"edgeml: {report['dataset']['name']} on {names}")
     fig.tight_layout()
+    return fig
+
+
+def render_pareto_png(report: dict[str, Any], path: str | Path) -> Path | None:
+    """Write :func:`pareto_figure` as a PNG; returns the path, or None when no trial was
+    trained."""
     import io
 
+    from .._io import atomic_write
+
+    fig = pareto_figure(report)
+    if fig is None:
+        return None
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     return atomic_write(path, buf.getvalue())

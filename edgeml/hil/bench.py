@@ -404,15 +404,14 @@ def bench_finalists(client: DutClient, run_dir: str | Path, *, options: BenchOpt
                     on_event: Event | None = None) -> list[dict[str, Any]]:
     """Bench every Pareto trial of a finished run on the board (its test inputs), and
     record measured next to estimated latency in the run's report (``bench_finalists``)."""
-    from ..pipeline import _run_path, write_report
+    from ..pipeline import write_report
+    from ..records import RunDir
     from ..targets import load_target
     from ..tflite.graph import read_graph
 
-    run = Path(run_dir)
-    report = json.loads((run / "report.json").read_text())
-    conf = {}
-    if (run / "run.json").exists():
-        conf = json.loads((run / "run.json").read_text()).get("config", {})
+    rd = RunDir.open(run_dir, finished=True)
+    run = rd.path
+    report = rd.report()
     target = load_target(report["target"]["name"])
     opts = (options or BenchOptions()).validate()
     emit = on_event or (lambda kind, rec: None)
@@ -421,7 +420,7 @@ def bench_finalists(client: DutClient, run_dir: str | Path, *, options: BenchOpt
     for rec in report.get("trials", []):
         if rec.get("trial_id") not in pareto or not rec.get("tflite"):
             continue
-        path = _run_path(run, rec["tflite"], conf.get("out"))
+        path = rd.resolve(rec["tflite"])
         model = path.read_bytes()
         x, y, _ = run_inputs(run, read_graph(model), opts.samples)
         emit("finalist", {"trial_id": rec["trial_id"]})

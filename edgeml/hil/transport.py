@@ -13,6 +13,13 @@ from typing import Any
 
 from ..errors import HILError
 
+try:  # a pty whose other end closed fails tcdrain() with termios.error, not OSError
+    import termios
+
+    _TTY_ERRORS: tuple[type[BaseException], ...] = (termios.error,)
+except ImportError:  # pragma: no cover - Windows
+    _TTY_ERRORS = ()
+
 __all__ = ["Transport", "open_transport", "timing_of_port"]
 
 PORT_HINT = "check the cable and the port name (ls /dev/ttyUSB* /dev/ttyACM*)"
@@ -39,7 +46,7 @@ class Transport:
         try:
             self._ser.write(data)
             self._ser.flush()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, *_TTY_ERRORS) as exc:
             raise self._gone(exc) from exc
 
     def _read_some(self) -> bytes:
@@ -48,7 +55,7 @@ class Transport:
         try:
             n = max(1, getattr(self._ser, "in_waiting", 0) or 0)
             return self._ser.read(n)
-        except (serial.SerialException, OSError, TypeError) as exc:
+        except (serial.SerialException, OSError, TypeError, *_TTY_ERRORS) as exc:
             raise self._gone(exc) from exc
 
     def _gone(self, exc: BaseException) -> HILError:

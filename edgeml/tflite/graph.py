@@ -50,6 +50,11 @@ class Op:
     params: int                  # elements of constant inputs (weights, biases)
     out_elements: int
     layer: str                   # name of the output tensor (carries the Keras layer name)
+    # convolution and pooling options (defaults for every other operator)
+    stride: tuple[int, int] = (1, 1)          # (height, width)
+    padding: str = ""                         # "SAME" or "VALID"
+    dilation: tuple[int, int] = (1, 1)        # (height, width)
+    depth_multiplier: int = 1
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,7 @@ def _build(m: Any, model: bytes, fb: Any) -> Graph:
         out_el = math.prod(out_shape) if out_shape else 0
         params = sum(math.prod(tensors[i].shape or (1,)) for i in ins if tensors[i].is_constant)
         window = (1, 1)
+        options = _conv_options(fb, name, o)
         if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D") and o.BuiltinOptions() is not None:
             opt = fb.Pool2DOptions()
             table = o.BuiltinOptions()
@@ -227,11 +233,34 @@ def _build(m: Any, model: bytes, fb: Any) -> Graph:
             window = (int(opt.FilterHeight()) or 1, int(opt.FilterWidth()) or 1)
         macs = _macs(name, [tensors[i] for i in ins], out_shape, out_el, window)
         layer = tensors[outs[0]].name if outs else ""
-        ops.append(Op(k, name, ins, outs, out_shape, macs, params, out_el, layer))
+        ops.append(Op(k, name, ins, outs, out_shape, macs, params, out_el, layer, **options))
     return Graph(ops=tuple(ops), tensors=tuple(tensors),
                  inputs=tuple(int(sg.Inputs(j)) for j in range(sg.InputsLength())),
                  outputs=tuple(int(sg.Outputs(j)) for j in range(sg.OutputsLength())),
                  model_bytes=len(model), sha256=hashlib.sha256(model).hexdigest())
+
+
+_OPTION_TABLES = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+                  "TRANSPOSE_CONV": "TransposeConvOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
+                  "MAX_POOL_2D": "Pool2DOptions"}
+
+
+def _conv_options(fb: Any, name: str, o: Any) -> dict[str, Any]:
+    """Stride, padding, dilation and depth multiplier of a convolution or pooling
+    operator (what optimized kernels size their scratch buffers by)."""
+    table_name = _OPTION_TABLES.get(name)
+    if table_name is None or o.BuiltinOptions() is None:
+        return {}
+    opt = getattr(fb, table_name)()
+    table = o.BuiltinOptions()
+    opt.Init(table.Bytes, table.Pos)
+    out: dict[str, Any] = {"stride": (int(opt.StrideH()) or 1, int(opt.StrideW()) or 1),
+                           "padding": "VALID" if int(opt.Padding()) == 1 else "SAME"}
+    if hasattr(opt, "DilationHFactor"):
+        out["dilation"] = (int(opt.DilationHFactor()) or 1, int(opt.DilationWFactor()) or 1)
+    if name == "DEPTHWISE_CONV_2D":
+        out["depth_multiplier"] = int(opt.DepthMultiplier()) or 1
+    return out
 
 
 def _macs(name: str, ins: list[TensorInfo], out_shape: tuple[int, ...], out_el: int,

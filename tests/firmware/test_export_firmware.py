@@ -72,8 +72,9 @@ def test_project_sources_compile_with_the_model_baked_in(project, tmp_path, comp
 def test_board_boots_with_the_baked_model(project, tmp_path, digits):
     import ctypes
 
-    from edgeml.estimate.tflm import quantize_input
     from test_tflm_runner import TflmPyRunner, runtime
+
+    from edgeml.tflite.tflm import quantize_input
 
     art, res = project
     lib = build_core(tmp_path)

@@ -80,14 +80,14 @@ class TflmPyRunner(PyRunner):
 
 @pytest.fixture(scope="module")
 def measured(digits_int8):
-    from edgeml.estimate.tflm import run_tflm
+    from edgeml.tflite.tflm import run_tflm
 
     res = run_tflm(digits_int8, bisect=True)
     return res
 
 
 def test_results_equal_the_host_interpreter(core_lib, digits, digits_int8, measured):
-    from edgeml.estimate.tflm import quantize_input
+    from edgeml.tflite.tflm import quantize_input
 
     runner = TflmPyRunner(64 * 1024, measured=(measured.arena_bytes, measured.bisected_bytes))
     dut = VirtualDut(core_lib, runner, slot=64 * 1024, input_cap=1024)
