@@ -1,7 +1,8 @@
 """Best network, best classical model and the ensemble, on several data sets and two boards.
 
 For each data set (scikit-learn's digits, breast-cancer and wine; NPZ files are
-written for the two that edgeml does not bundle) one ``edgeml search`` runs
+written for the two that edgeml does not bundle; and wine through the feature
+stage's tabular construction, ``--features tabular``) one ``edgeml search`` runs
 with ``--target esp32,nrf52840`` (every candidate must fit both) and the
 default families (networks and every classical family). From its run
 directory the script reports, for the best network (int8 validation accuracy),
@@ -27,23 +28,29 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgeml.classical.stage import member_proba  # noqa: E402
-from edgeml.data import load_dataset  # noqa: E402
-from edgeml.pipeline import SearchConfig, run_search  # noqa: E402
+from edgeml.pipeline import SearchConfig, _load_data, run_search  # noqa: E402
 from edgeml.records import RunDir, Trial  # noqa: E402
 
 TARGETS = ("esp32", "nrf52840")
 
 
-def _npz(name: str, folder: Path) -> str | None:
+def _data(name: str, folder: Path) -> dict:
+    """SearchConfig fields for a data set (``wine_tabular``: the feature stage's tabular
+    construction and stable selection on wine, as examples/tabular_features does)."""
     if name == "digits":
-        return None
+        return {}
     from sklearn import datasets
 
+    if name == "wine_tabular":
+        frame = datasets.load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+        path = folder / "wine.csv"
+        frame.to_csv(path, index=False)
+        return {"data": str(path), "label": "cultivar", "features": "tabular"}
     loader = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine}[name]
     x, y = loader(return_X_y=True)
     path = folder / f"{name}.npz"
     np.savez(path, x=x.astype(np.float32), y=y.astype(np.int64))
-    return str(path)
+    return {"data": str(path)}
 
 
 def _flash(t: dict, target: str, runtime: int) -> float:
@@ -55,7 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--data", default="digits,breast_cancer,wine")
+    ap.add_argument("--data", default="digits,breast_cancer,wine,wine_tabular")
     ap.add_argument("--out", default=None, help="keep the run directories here")
     args = ap.parse_args()
     from edgeml.targets import load_target
@@ -65,12 +72,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.out or tmp)
         for name in args.data.split(","):
-            data = _npz(name, root)
-            cfg = SearchConfig(target=",".join(TARGETS), data=data, trials=args.trials,
-                               epochs=args.epochs, seed=0, out=str(root / f"run-{name}"))
+            cfg = SearchConfig(target=",".join(TARGETS), trials=args.trials,
+                               epochs=args.epochs, seed=0, out=str(root / f"run-{name}"),
+                               **_data(name, root))
             res = run_search(cfg)
             rep = res.report
-            ds = load_dataset(data, seed=0)
+            ds, _ = _load_data(cfg)  # the same splits (through the feature stage if any)
             run = RunDir(res.run_dir)
             trials = {t["trial_id"]: t for t in rep["trials"]}
             ok = [t for t in rep["trials"] if t.get("status") == "trained" and t.get("feasible")]
