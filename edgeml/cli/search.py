@@ -30,12 +30,12 @@ from .features import add_feature_options
 _FIELDS = {"accuracy_tolerance": "tolerance"}
 # Options left unset (None) take SearchConfig's default, so --resume can tell which were given.
 _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "objective",
-              "accuracy_tolerance", "max_int8_drop", "models", "ensemble_min_gain")
+              "accuracy_tolerance", "max_int8_drop", "models", "ensemble", "ensemble_min_gain")
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
                  "prune", "structured", "qat", "max_int8_drop", "features", "group", "window",
-                 "hop", "rate", "test_data", "models", "no_ensemble", "ensemble_min_gain")
+                 "hop", "rate", "test_data", "models", "ensemble", "ensemble_min_gain")
 
 class _SearchConsole:
     """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
                                     max_int8_drop=args.max_int8_drop, features=args.features,
                                     group=args.group, window=args.window, hop=args.hop,
                                     rate=args.rate, test_data=args.test_data,
-                                    models=args.models, ensemble=not args.no_ensemble,
+                                    models=args.models, ensemble=args.ensemble,
                                     ensemble_min_gain=args.ensemble_min_gain, force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
@@ -383,7 +383,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--models", default=None, metavar="LIST",
                    help="model families to consider, comma-separated, of nn (the network "
                         "search), tree, forest, gbt, linear, nb [default: all]")
-    s.add_argument("--no-ensemble", action="store_true", default=None,
+    s.add_argument("--no-ensemble", dest="ensemble", action="store_false", default=None,
                    help="do not build an ensemble of the run's models")
     s.add_argument("--ensemble-min-gain", type=float, default=None, metavar="G",
                    help="choose an ensemble only when its validation accuracy beats the best "
