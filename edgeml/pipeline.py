@@ -546,7 +546,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         best, model_bytes, art = _finish_network(cfg, chosen_trial, dataset, target, run,
                                                  emit, space, features=features)
     else:
-        best, texts = _finish_predict(chosen_trial, stage, dataset, target, run, singles)
+        best, texts = _finish_predict(chosen_trial, stage, dataset, target, run, singles,
+                                      features=features)
     t_final = time.perf_counter() - t1
 
     seconds = dict(result.seconds) if result else {}
@@ -631,7 +632,8 @@ def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: 
 
 
 def _finish_predict(chosen: Trial, stage: Any, dataset: Dataset, target: Target, run: RunDir,
-                    singles: list[Trial]) -> tuple[dict[str, Any], dict[str, str]]:
+                    singles: list[Trial], *, features: dict[str, Any] | None = None
+                    ) -> tuple[dict[str, Any], dict[str, str]]:
     """Test the chosen classical model or ensemble; its ``edgeml_predict`` C files."""
     import numpy as np
 
@@ -668,6 +670,14 @@ def _finish_predict(chosen: Trial, stage: Any, dataset: Dataset, target: Target,
                            raw_scale=float(prep.get("scale", 1.0)),
                            raw_offset=float(prep.get("offset", 0.0)),
                            description=f"trial {chosen.trial_id} for {target.name}")
+    fitted = (features or {}).get("fitted")
+    if fitted:  # the feature stage's C: edgeml_features_float(raw, input) -> edgeml_predict
+        from .export.features_c import render_feature_files
+        from .features import FittedFeatures
+
+        for fname, data in render_feature_files(FittedFeatures.from_dict(fitted), name="model",
+                                                input_scale=1.0, input_zero_point=0).items():
+            texts[fname] = data.decode() if isinstance(data, bytes) else data
     best["c_files"] = sorted(texts)
     return best, texts
 
