@@ -247,7 +247,10 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
                      "int8_val_accuracy": float(best["int8_val_accuracy"]),
                      "int8_test_accuracy": float(best["int8_test_accuracy"]),
                      "costs": total, "feature_cost": fc.to_dict()})
-    chosen = choose(rows, cfg.objective, cfg.tolerance)
+    picked = choose([Trial(trial_id=r["kind"], status=TrialStatus.TRAINED, feasible=True,
+                           int8_val_accuracy=r["int8_val_accuracy"], costs=r["costs"])
+                     for r in rows if r["status"] == "trained"], cfg.objective, cfg.tolerance)
+    chosen = None if picked is None else next(r for r in rows if r["kind"] == picked.trial_id)
     if chosen is None:
         raise BudgetError("no feature spec and model fit the target",
                           hint="; ".join(f"{r['kind']}: {r.get('reason', '')}" for r in rows)

@@ -32,7 +32,7 @@ def test_infeasible_candidates_never_train(multi_run):
         assert not r["feasible"] and any(not t["fits"] for t in r["targets"].values())
     for r in done:
         assert r["feasible"] and all(t["fits"] for t in r["targets"].values())
-        assert r["targets"]["tiny"]["estimate"]["arena_bytes"] <= 4 * 1024
+        assert r["targets"]["tiny"]["estimate"]["arena_bytes"] <= 3.5 * 1024
         assert r["estimate"]["model_bytes"] <= 24 * 1024
         assert 0 <= r["int8_val_accuracy"] <= 1 and "float_val_accuracy" in r
     # rejections name the target and the limit they broke
