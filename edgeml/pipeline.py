@@ -43,9 +43,13 @@ Event = Callable[[str, Any], None]
 #: files of a finished run; report.json is written last and removed first
 RESULT_FILES = ("report.json", "model.tflite", "model_data.cc", "model_data.h", "op_resolver.h",
                 "features.c", "features.h", "report.md",
-                "pareto.png")
+                "pareto.png", "edgeml_predict.h", "edgeml_classical.c", "edgeml_predict.cc")
 #: where a run started from arrays in memory keeps them, so resume and compress need no arrays
 DATA_FILE = "data.npz"
+#: the families --models takes by default: the network search and every classical family
+DEFAULT_MODELS = "nn,tree,forest,gbt,linear,nb"
+#: --ensemble-min-gain: see edgeml.classical.ensemble.DEFAULT_MIN_GAIN
+DEFAULT_ENSEMBLE_MIN_GAIN = 0.005
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class SearchConfig:
     structured: float | None = None   # fraction of channels removed,
     qat: bool = False                 # quantization-aware training,
     max_int8_drop: float = CompressOptions.max_int8_drop  # allowed float -> int8 loss (points)
+    models: str = DEFAULT_MODELS      # "nn" (the network search) and classical families
+    ensemble: bool = True             # greedy ensemble selection over all feasible trials
+    ensemble_min_gain: float = DEFAULT_ENSEMBLE_MIN_GAIN  # accuracy an ensemble must add
     # the feature stage, for recordings (a folder, a stream CSV) or --features tabular:
     features: str | None = None       # feature kind; None/"auto" = searched with the model
     group: str | None = None          # column whose values a split never divides
@@ -79,6 +86,19 @@ class SearchConfig:
     def target_names(self) -> tuple[str, ...]:
         names = tuple(n.strip() for n in str(self.target).split(",") if n.strip())
         return tuple(dict.fromkeys(names))
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in str(self.models).split(",") if n.strip())
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def networks(self) -> bool:
+        return "nn" in self.model_names
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return tuple(n for n in self.model_names if n != "nn")
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,15 @@ def _validate(cfg: SearchConfig) -> None:
                           hint="e.g. 0.02 for two points of accuracy")
     check_limits(cfg.limits)
     _compress_options(cfg, {}).validate()
+    from .classical import MODEL_CHOICES
+
+    unknown = [n for n in cfg.model_names if n not in MODEL_CHOICES]
+    if unknown or not cfg.model_names:
+        what = f"unknown model family {unknown[0]!r}" if unknown else "--models names no family"
+        raise EdgeMLError(what, hint=f"use --models with some of {','.join(MODEL_CHOICES)}")
+    if not 0 <= cfg.ensemble_min_gain < 1:
+        raise EdgeMLError(f"--ensemble-min-gain must be in [0, 1) (got {cfg.ensemble_min_gain})",
+                          hint="e.g. 0.005 for half a point of accuracy")
 
 
 def load_keras(path: str | Path, space: Any = None) -> Any:
@@ -135,7 +164,7 @@ def _load_space(cfg: SearchConfig, dataset: Dataset) -> Any:
     from .search.spaces import build_space, load_space_file
     from .tflite.tflm import SOFTMAX_INT8_MAX_CLASSES
 
-    if not cfg.space and dataset.num_classes > SOFTMAX_INT8_MAX_CLASSES:
+    if cfg.networks and not cfg.space and dataset.num_classes > SOFTMAX_INT8_MAX_CLASSES:
         raise DataError(f"{dataset.name} has {dataset.num_classes} classes; the models end in "
                         f"an int8 SOFTMAX, which TFLite Micro aborts on (crashing the firmware) "
                         f"when more than {SOFTMAX_INT8_MAX_CLASSES} classes score alike",
@@ -371,6 +400,9 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     try:
         conf = dict(meta["config"])
         conf["limits"] = Limits(**conf.get("limits", {}))
+        # a run started before the classical stage searched networks only: it stays so
+        conf.setdefault("models", "nn")
+        conf.setdefault("ensemble", False)
         known = set(SearchConfig.__dataclass_fields__)
         cfg = SearchConfig(**{k: v for k, v in conf.items() if k in known})
     except (ValueError, TypeError) as exc:
@@ -468,49 +500,65 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
          emit: Event, t_start: float, *, features: dict[str, Any] | None = None) -> RunResult:
+    from .classical.stage import run_stage
     from .search import EdgeTuner, make_oracle, no_feasible_message
-    from .search.pareto import pareto_front
-    from .tflite.int8 import evaluate_int8
+    from .search.pareto import choose, pareto_front
 
     target = targets[0]
-    max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)
-    oracle = make_oracle(cfg.strategy, max_draws=(cfg.trials + 1) * (max_rejects + 1),
-                         seed=cfg.seed, epochs=cfg.epochs)
-    tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, targets=targets,
-                      limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed, directory=run_dir,
-                      objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit)
     t0 = time.perf_counter()
-    result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
+    result = None
+    records: list[Trial] = []
+    if cfg.networks:
+        max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)
+        oracle = make_oracle(cfg.strategy, max_draws=(cfg.trials + 1) * (max_rejects + 1),
+                             seed=cfg.seed, epochs=cfg.epochs)
+        tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, targets=targets,
+                          limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed, directory=run_dir,
+                          objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit)
+        result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
+        records = sorted(result.trials, key=lambda r: r.number)
     t_search = time.perf_counter() - t0
-    records = sorted(result.trials, key=lambda r: r.number)
-    if result.best is None:
-        raise no_feasible_message(records + result.smallest, targets, cfg.limits)
-
-    front = [r.trial_id for r in pareto_front(records)]
-    chosen_id = result.best.trial_id
-    best = result.best.to_json()
-    emit("final", {"trial_id": chosen_id})
     run = RunDir(run_dir)  # paths in the records are found again if the run was moved
-    best.update(tflite=str(run.resolve(best["tflite"])), keras=str(run.resolve(best["keras"])))
-    model_bytes = Path(best["tflite"]).read_bytes()
-    best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run_dir, emit,
-                                         space)
+    stage = run_stage(dataset, targets, network_trials=records, families=cfg.families,
+                      trials=cfg.trials, seed=cfg.seed, strategy=cfg.strategy,
+                      limits=cfg.limits, run_dir=run_dir, ensemble=cfg.ensemble,
+                      min_gain=cfg.ensemble_min_gain, resolve=run.resolve, on_event=emit)
+    singles = records + stage.classical.trials
+    best_single = choose(singles, cfg.objective, cfg.tolerance)
+    if best_single is None:
+        raise no_feasible_message(singles + (result.smallest if result else []), targets,
+                                  cfg.limits)
+    ens_trial = stage.ensemble_trial
+    # the ensemble is a candidate like any other once it beats the best single model by
+    # more than --ensemble-min-gain (stage.reason says why not, otherwise)
+    eligible = ens_trial is not None and stage.ensemble is not None and not stage.reason
+    all_records = singles + ([ens_trial] if ens_trial is not None else [])
+    front = [r.trial_id for r in pareto_front(all_records)]
+    chosen_trial = (choose(singles + [ens_trial], cfg.objective, cfg.tolerance)
+                    if eligible and ens_trial is not None else None) or best_single
+    use_ensemble = chosen_trial is ens_trial
+    if eligible and not use_ensemble:
+        stage.reason = (f"it gains {stage.ensemble.gain * 100:.2f} points but --objective "
+                        f"{cfg.objective} prefers trial {best_single.trial_id}")
+    chosen_id = chosen_trial.trial_id
+    emit("final", {"trial_id": chosen_id})
+
     t1 = time.perf_counter()
-    test = evaluate_int8(model_bytes, dataset.x_test, dataset.y_test)
-    float_model = load_keras(best["keras"], space)
-    float_test = float(float_model.evaluate(dataset.x_test, dataset.y_test, verbose=0)[-1])
+    art, model_bytes, texts = None, b"", {}
+    if chosen_trial.family is None:  # a network: the int8 model in TFLM
+        best, model_bytes, art = _finish_network(cfg, chosen_trial, dataset, target, run,
+                                                 emit, space, features=features)
+    else:
+        best, texts = _finish_predict(chosen_trial, stage, dataset, target, run, singles,
+                                      features=features)
     t_final = time.perf_counter() - t1
-    best.update(int8_test_accuracy=test.accuracy, float_test_accuracy=float_test)
 
-    from .export import ModelArtifact, write_c_files
-    from .export.report import render_pareto_png
-
-    art = ModelArtifact.from_model(model_bytes, target, dataset=dataset.summary(),
-                                   where="the chosen model",
-                                   features=(features or {}).get("fitted"))
-    seconds = {k: round(v, 2) for k, v in result.seconds.items()}
-    seconds.update(search=round(t_search, 2), final_test_eval=round(t_final, 2),
+    seconds = dict(result.seconds) if result else {}
+    seconds = {k: round(v, 2) for k, v in seconds.items()}
+    seconds.update(search=round(t_search, 2), classical=round(stage.classical.seconds, 2),
+                   final_test_eval=round(t_final, 2),
                    total=round(time.perf_counter() - t_start, 2))
+    net_trained = sum(1 for r in records if r.trained)
     report = {
         "edgeml_version": _version(),
         "target": target.summary(),
@@ -519,34 +567,169 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         "dataset": dataset.summary(),
         "search": {"strategy": cfg.strategy, "objective": cfg.objective,
                    "accuracy_tolerance": cfg.tolerance, "trials": cfg.trials,
-                   "epochs": cfg.epochs, "seed": cfg.seed,
+                   "epochs": cfg.epochs, "seed": cfg.seed, "models": list(cfg.model_names),
                    "space": {"name": space.name, "source": space.source},
-                   "trained": sum(1 for r in records if r.trained),
-                   "rejected": sum(1 for r in records if r.status is TrialStatus.INFEASIBLE),
-                   "failed": result.failed, "retried": result.retried,
-                   "replayed": result.replayed, "budget_used": round(result.budget_used, 3),
-                   "stop_reason": result.stop_reason},
+                   "trained": net_trained if cfg.networks else
+                   sum(1 for r in stage.classical.trials if r.trained),
+                   "rejected": sum(1 for r in singles if r.status is TrialStatus.INFEASIBLE),
+                   "failed": result.failed if result else 0,
+                   "retried": result.retried if result else 0,
+                   "replayed": result.replayed if result else 0,
+                   "budget_used": round(result.budget_used, 3) if result else 0.0,
+                   "stop_reason": result.stop_reason if result else ""},
         "trials": [{**r.to_json(), "pareto": r.trial_id in front,
-                    "chosen": r.trial_id == chosen_id} for r in records],
-        "smallest_candidates": [r.to_json() for r in result.smallest],
+                    "chosen": r.trial_id == chosen_id} for r in all_records],
+        "smallest_candidates": [r.to_json() for r in (result.smallest if result else [])],
         "pareto": front,
-        "fit_matrix": _fit_matrix(records, targets),
+        "fit_matrix": _fit_matrix(all_records, targets),
+        "classical": {"families": list(cfg.families),
+                      "trained": sum(1 for r in stage.classical.trials if r.trained),
+                      "rejected": sum(1 for r in stage.classical.trials
+                                      if r.status is TrialStatus.INFEASIBLE),
+                      "seconds": round(stage.classical.seconds, 2)},
+        "ensemble": _ensemble_json(cfg, stage, use_ensemble),
+        "best_single": best_single.trial_id,
+        "decision": _decision(chosen_trial, best_single, records, stage, use_ensemble, cfg),
         "chosen": best,
         "seconds": seconds,
     }
     if features:
         report["features"] = features
+    from .export import write_c_files
+    from .export.report import render_pareto_png
+
     with staged_writes():  # all the result files, or none of them (a full disk)
-        files = {
-            "model.tflite": atomic_write(run_dir / "model.tflite", model_bytes),
-            **write_c_files(art, run_dir),
-            "report.md": atomic_write(run_dir / "report.md", _markdown(report)),
-        }
+        if art is not None:  # a network
+            files = {"model.tflite": atomic_write(run_dir / "model.tflite", model_bytes),
+                     **write_c_files(art, run_dir)}
+        else:  # a classical model or an ensemble: edgeml_predict
+            files = {name: atomic_write(run_dir / name, text) for name, text in texts.items()}
+        files["report.md"] = atomic_write(run_dir / "report.md", _markdown(report))
         png = render_pareto_png(report, run_dir / "pareto.png")
         if png is not None:
             files["pareto.png"] = png
         files["report.json"] = dump_json(run_dir / "report.json", report)  # written last
     return RunResult(run_dir=run_dir, report=report, files=files)
+
+
+def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: Target,
+                    run: RunDir, emit: Event, space: Any, *,
+                    features: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes, Any]:
+    """Compress (when asked) and test the chosen network; its artifact to write."""
+    from .export import ModelArtifact
+    from .tflite.int8 import evaluate_int8
+
+    best = chosen.to_json()
+    best.update(tflite=str(run.resolve(best["tflite"])), keras=str(run.resolve(best["keras"])))
+    model_bytes = Path(best["tflite"]).read_bytes()
+    best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run.path, emit,
+                                         space)
+    test = evaluate_int8(model_bytes, dataset.x_test, dataset.y_test)
+    float_model = load_keras(best["keras"], space)
+    float_test = float(float_model.evaluate(dataset.x_test, dataset.y_test, verbose=0)[-1])
+    best.update(int8_test_accuracy=test.accuracy, float_test_accuracy=float_test)
+    art = ModelArtifact.from_model(model_bytes, target, dataset=dataset.summary(),
+                                   where="the chosen model",
+                                   features=(features or {}).get("fitted"))
+    return best, model_bytes, art
+
+
+def _finish_predict(chosen: Trial, stage: Any, dataset: Dataset, target: Target, run: RunDir,
+                    singles: list[Trial], *, features: dict[str, Any] | None = None
+                    ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Test the chosen classical model or ensemble; its ``edgeml_predict`` C files."""
+    import numpy as np
+
+    from .classical.model import CModel
+    from .classical.stage import member_proba
+    from .export import ModelArtifact
+    from .export.predict import PredictMember, render_predict
+
+    by_id = {t.trial_id: t for t in singles}
+    weights = (dict(stage.ensemble.weights) if chosen.family == "ensemble"
+               else {chosen.trial_id: 1.0})
+    members, total = [], None
+    for tid, w in weights.items():
+        t = by_id[tid]
+        proba = member_proba(t, dataset.x_test, resolve=run.resolve,
+                             models=stage.classical.models)
+        total = w * proba if total is None else total + w * proba
+        if t.family:
+            cm = stage.classical.models.get(tid) or CModel.load(run.resolve(str(t.cmodel)))
+            members.append(PredictMember(tid, w, cmodel=cm))
+        else:
+            art = ModelArtifact.from_model(run.resolve(str(t.tflite)).read_bytes(), target,
+                                           dataset=dataset.summary(), where=f"trial {tid}")
+            members.append(PredictMember(tid, w, artifact=art))
+    acc = float(np.mean(np.argmax(total, axis=1) == np.asarray(dataset.y_test)))
+    best = chosen.to_json()
+    # classical models run as float32 C: their "int8" accuracy is the deployed C model's
+    best.update(int8_test_accuracy=acc, float_test_accuracy=acc,
+                members=[{"trial_id": m.trial_id, "weight": m.weight,
+                          "family": by_id[m.trial_id].family or "nn"} for m in members])
+    prep = dataset.summary().get("preprocessing") or {}
+    n_features = int(np.prod(dataset.input_shape))
+    texts = render_predict(members, n_features=n_features, n_classes=dataset.num_classes,
+                           raw_scale=float(prep.get("scale", 1.0)),
+                           raw_offset=float(prep.get("offset", 0.0)),
+                           description=f"trial {chosen.trial_id} for {target.name}")
+    fitted = (features or {}).get("fitted")
+    if fitted:  # the feature stage's C: edgeml_features_float(raw, input) -> edgeml_predict
+        from .export.features_c import render_feature_files
+        from .features import FittedFeatures
+
+        for fname, data in render_feature_files(FittedFeatures.from_dict(fitted), name="model",
+                                                input_scale=1.0, input_zero_point=0).items():
+            texts[fname] = data.decode() if isinstance(data, bytes) else data
+    best["c_files"] = sorted(texts)
+    return best, texts
+
+
+def _ensemble_json(cfg: SearchConfig, stage: Any, chosen: bool) -> dict[str, Any]:
+    ens = stage.ensemble
+    out: dict[str, Any] = {"enabled": bool(cfg.ensemble), "min_gain": cfg.ensemble_min_gain,
+                           "chosen": chosen, "reason": stage.reason}
+    if ens is not None:
+        out.update(members=dict(ens.weights), val_accuracy=ens.val_accuracy,
+                   best_single=ens.best_single_id,
+                   best_single_val_accuracy=ens.best_single_accuracy, gain=ens.gain,
+                   trajectory=list(ens.trajectory))
+    return out
+
+
+def _decision(chosen: Trial, best_single: Trial, networks: list[Trial], stage: Any,
+              use_ensemble: bool, cfg: SearchConfig) -> str:
+    """One sentence: which family won and why."""
+    from .classical import describe
+
+    def acc(t: Trial | None) -> str:
+        return "-" if t is None else f"{(t.int8_val_accuracy or 0.0) * 100:.1f}%"
+
+    def best_of(pool: list[Trial]) -> Trial | None:
+        ok = [t for t in pool if t.deployable]
+        return max(ok, key=lambda t: t.int8_val_accuracy or 0.0) if ok else None
+
+    c = chosen.costs or {}
+    cost = f"{c.get('model_bytes', 0) / 1024:.1f} KB, {c.get('latency_ms', 0):.3f} ms"
+    if use_ensemble and stage.ensemble is not None:
+        ens = stage.ensemble
+        fams = ", ".join(f"{(chosen.hyperparameters.get('families') or {}).get(i, '?')} {w:.2f}"
+                         for i, w in ens.weights.items())
+        return (f"An ensemble won ({fams}): {acc(chosen)} validation accuracy, "
+                f"{ens.gain * 100:.2f} points above the best single model "
+                f"(trial {ens.best_single_id}), and it fits together ({cost}).")
+    net, cla = best_of(networks), best_of(stage.classical.trials)
+    fam = "network" if chosen.family is None else describe(chosen.family)
+    other = cla if chosen.family is None else net
+    other_name = ("classical model" if chosen.family is None else "network")
+    versus = (f" against {acc(other)} for the best {other_name} (trial {other.trial_id})"
+              if other is not None else f" (no {other_name} in this run)")
+    why = ("the most accurate model that fits" if cfg.objective == "accuracy" else
+           f"the cheapest in {cfg.objective} within {cfg.tolerance * 100:.0f} points of the "
+           "best accuracy")
+    tail = f"; {stage.reason}" if stage.reason else ""
+    return (f"A {fam} won (trial {chosen.trial_id}): {why}, {acc(chosen)} validation accuracy"
+            f"{versus}, at {cost}{tail}.")
 
 
 def _fit_matrix(records: list[Trial], targets: list[Target]) -> dict[str, Any]:
@@ -667,6 +850,11 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
     except (KeyError, TypeError, ValueError) as exc:
         raise RunDirError(f"{report_path} is unreadable (no seed)",
                           hint="the run directory is damaged; start a new run") from exc
+    if chosen.get("family"):
+        raise EdgeMLError(f"the chosen model of {run_dir} is {chosen['family']!r} (a classical "
+                          "model or an ensemble)"
+                          ", not a network: there is nothing to prune or quantize",
+                          hint="search with --models nn to compress a network")
     if not isinstance(chosen.get("keras"), str) or not isinstance(chosen.get("tflite"), str):
         raise RunDirError(f"{report_path} is unreadable (the chosen model has no saved files)",
                           hint="the run directory is damaged; start a new run")

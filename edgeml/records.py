@@ -91,6 +91,8 @@ class Trial:
     worker_rss_bytes: int | None = None
     seconds: float | None = None
     rss_bytes: int | None = None
+    family: str | None = None        # a classical model's family (None: a network)
+    cmodel: str | None = None        # a classical model's arrays (.npz), its C export's source
 
     # -- state ---------------------------------------------------------------
     @property
@@ -227,7 +229,9 @@ class RunDir:
                                    "(its --out)")
         run = cls(p)
         if finished:
-            for name in (REPORT_FILE, "model.tflite"):
+            # the chosen model: an int8 network, or a classical model / ensemble in C
+            model = "edgeml_predict.h" if (p / "edgeml_predict.h").is_file() else "model.tflite"
+            for name in (REPORT_FILE, model):
                 if not (p / name).is_file():
                     more = (f"; finish it with `edgeml search --resume {p}`"
                             if run.run_json.is_file() else "")

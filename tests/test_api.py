@@ -141,6 +141,7 @@ def api_run(digits_xy):
     x, y = digits_xy
     events = []
     run = edgeml.search(x, y, target="esp32", trials=2, epochs=1, seed=0, verbose=0,
+                        models="nn", ensemble=False,
                         on_event=lambda kind, rec: events.append(kind))
     yield run, events
     shutil.rmtree(run.path.parent, ignore_errors=True)
@@ -181,7 +182,8 @@ def test_command_line_and_api_give_the_same_run(api_run, tmp_path, capsys):
     from edgeml.cli import main
 
     run, _ = api_run
-    assert main(["search", "--data", "digits", "--target", "esp32", "--trials", "2",
+    assert main(["search", "--data", "digits", "--models", "nn", "--no-ensemble",
+                 "--target", "esp32", "--trials", "2",
                  "--epochs", "1", "--seed", "0", "--out", str(tmp_path / "cli"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["trial_id"] == run.best.trial_id

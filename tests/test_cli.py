@@ -96,7 +96,9 @@ def test_defaults_are_the_config_objects_own():
     assert search_defaults() == {
         "target": cfg.target, "label": cfg.label, "trials": cfg.trials, "epochs": cfg.epochs,
         "seed": cfg.seed, "strategy": cfg.strategy, "objective": cfg.objective,
-        "accuracy_tolerance": cfg.tolerance, "max_int8_drop": cfg.max_int8_drop}
+        "accuracy_tolerance": cfg.tolerance, "max_int8_drop": cfg.max_int8_drop,
+        "models": cfg.models, "ensemble": cfg.ensemble,
+        "ensemble_min_gain": cfg.ensemble_min_gain}
     assert cfg.max_int8_drop == CompressOptions().max_int8_drop
     parser = build_parser()
     search = vars(parser.parse_args(["search"]))
@@ -111,7 +113,8 @@ def test_defaults_are_the_config_objects_own():
 def test_search_end_to_end_writes_a_deployable_model(tmp_path):
     """A tiny real search on digits: every artifact exists, runs in TFLM and compiles."""
     out = tmp_path / "run"
-    proc = run("search", "--target", "esp32", "--trials", "2", "--epochs", "8", "--seed", "1",
+    proc = run("search", "--models", "nn", "--no-ensemble", "--target", "esp32", "--trials", "2", "--epochs", "8",
+               "--seed", "1",
                "--max-ram-kb", "64", "--max-flash-kb", "64", "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "int8 accuracy" in proc.stdout and str(out) in proc.stdout

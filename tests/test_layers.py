@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edgeml.features",),
     ("edgeml.tflite",),
     ("edgeml.estimate",),
-    ("edgeml.search", "edgeml.compress"),
+    ("edgeml.search", "edgeml.compress", "edgeml.classical"),
     ("edgeml.export",),
     ("edgeml.pipeline",),
     ("edgeml.hil", "edgeml.api"),

@@ -75,6 +75,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
            max_int8_drop: float = _D["max_int8_drop"], features: str | None = None,
            group: str | None = None, window: int | None = None, hop: int | None = None,
            rate: float | None = None, test_data: str | Path | None = None,
+           models: str = _D["models"], ensemble: bool = _D["ensemble"],
+           ensemble_min_gain: float = _D["ensemble_min_gain"],
            out: str | Path | None = None, force: bool = False, verbose: int = 1,
            on_event: Event | None = None) -> Run:
     """Search the best int8 model that fits ``target`` (``edgeml search``).
@@ -91,6 +93,9 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
     ``data=`` a folder of recordings (or a stream CSV) goes through the feature stage:
     ``features`` (kind; None searches it with the model), ``group``, ``window``, ``hop``,
     ``rate`` and ``test_data`` (held-out recordings) are ``edgeml search``'s options.
+    ``models``: the families considered (``"nn"``, the network search, and the classical
+    ``tree, forest, gbt, linear, nb``), ``ensemble`` / ``ensemble_min_gain``: the greedy
+    ensemble over the run's models (``--models``, ``--no-ensemble``, ``--ensemble-min-gain``).
     ``verbose``: 0 silent, 1 a progress bar (tqdm, if installed) or lines, 2 more.
     ``on_event(kind, record)`` receives every progress event.
     """
@@ -116,6 +121,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                        max_int8_drop=max_int8_drop, features=features, group=group,
                        window=window, hop=hop, rate=rate,
                        test_data=None if test_data is None else str(test_data),
+                       models=models, ensemble=bool(ensemble),
+                       ensemble_min_gain=ensemble_min_gain,
                        limits=limits(max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
                                      max_latency_ms=max_latency_ms))
     temp = None

@@ -24,9 +24,13 @@ def run(args: argparse.Namespace) -> int:
                           "arena_bytes_measured": done.arena_bytes, "ops": list(done.ops)},
                          indent=2))
         return 0
-    print(f"edgeml: exported {args.format} ({done.model_bytes / KB:.1f} KB model, "
-          f"{len(done.ops)} operators, arena {done.arena_bytes / KB:.1f} KB measured) to "
-          f"{done.root}")
+    if not done.model_bytes and not done.ops:  # a classical model or an ensemble
+        print(f"edgeml: exported {args.format} (edgeml_predict: the run's classical model or "
+              f"ensemble) to {done.root}")
+    else:
+        print(f"edgeml: exported {args.format} ({done.model_bytes / KB:.1f} KB model, "
+              f"{len(done.ops)} operators, arena {done.arena_bytes / KB:.1f} KB measured) to "
+              f"{done.root}")
     for f in done.files:
         print(f"  {f}")
     return 0

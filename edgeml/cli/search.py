@@ -30,12 +30,12 @@ from .features import add_feature_options
 _FIELDS = {"accuracy_tolerance": "tolerance"}
 # Options left unset (None) take SearchConfig's default, so --resume can tell which were given.
 _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "objective",
-              "accuracy_tolerance", "max_int8_drop")
+              "accuracy_tolerance", "max_int8_drop", "models", "ensemble", "ensemble_min_gain")
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
                  "prune", "structured", "qat", "max_int8_drop", "features", "group", "window",
-                 "hop", "rate", "test_data")
+                 "hop", "rate", "test_data", "models", "ensemble", "ensemble_min_gain")
 
 class _SearchConsole:
     """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
@@ -216,7 +216,9 @@ def run(args: argparse.Namespace) -> int:
                                     structured=args.structured, qat=bool(args.qat),
                                     max_int8_drop=args.max_int8_drop, features=args.features,
                                     group=args.group, window=args.window, hop=args.hop,
-                                    rate=args.rate, test_data=args.test_data, force=args.force,
+                                    rate=args.rate, test_data=args.test_data,
+                                    models=args.models, ensemble=args.ensemble,
+                                    ensemble_min_gain=args.ensemble_min_gain, force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
         if con.run_dir:  # one line, printed by the command line's main()
@@ -266,8 +268,16 @@ def run(args: argparse.Namespace) -> int:
         ("flash", f"{est['model_bytes'] / KB:.1f} KB model + {est['code_bytes'] / KB:.0f} KB runtime "
                   f"= {est['flash_bytes'] / KB:.1f} KB"),
         ("RAM", f"{est['arena_bytes'] / KB:.1f} KB arena + runtime = {est['ram_bytes'] / KB:.1f} KB"),
-        ("latency (estimate)", f"{est['latency_ms']:.2f} ms, {est['energy_uj']:.0f} uJ/inference"),
+        ("latency (estimate)", f"{est['latency_ms']:.2f} ms, {est['energy_uj']:.0f} uJ/inference"
+         if est["latency_ms"] >= 0.1 else
+         f"{est['latency_ms']:.4f} ms, {est['energy_uj']:.2f} uJ/inference"),
     ]
+    if best.get("members"):
+        rows[0] = ("model", f"trial {best['trial_id']}: " + ", ".join(
+            f"{m['family']} trial {m['trial_id']} x{m['weight']:.2f}" for m in best["members"]))
+        rows[1] = ("accuracy (test, as deployed)", f"{best['int8_test_accuracy']:.4f}")
+        rows[2] = ("flash", f"{est['model_bytes'] / KB:.1f} KB of model data, plus its code")
+        rows[3] = ("RAM", f"{est['ram_bytes'] / KB:.2f} KB peak")
     if best.get("compression"):
         rows.append(("compression", compression_line(best["compression"])))
     if rep.get("features"):
@@ -276,6 +286,8 @@ def run(args: argparse.Namespace) -> int:
         rows.append(("features", f"{feat['describe']}: {c['flash_bytes'] / KB:.1f} KB flash, "
                                  f"{c['ram_bytes'] / KB:.1f} KB RAM, {c['latency_ms']:.2f} ms "
                                  "(estimate; counted against the target; features.c)"))
+    if rep.get("decision"):
+        rows.append(("why", rep["decision"]))
     if len(names) > 1:
         rows.append(("fits", "; ".join(f"{n}: {e['latency_ms']:.2f} ms, {e['energy_uj']:.0f} uJ, "
                                        f"{e['ram_bytes'] / KB:.1f} KB RAM"
@@ -368,6 +380,14 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--max-int8-drop", type=POINTS, default=None, metavar="P",
                    help="with compression: fail when int8 accuracy is more than P points below "
                         f"float [default: {d['max_int8_drop']:g}]")
+    s.add_argument("--models", default=None, metavar="LIST",
+                   help="model families to consider, comma-separated, of nn (the network "
+                        "search), tree, forest, gbt, linear, nb [default: all]")
+    s.add_argument("--no-ensemble", dest="ensemble", action="store_false", default=None,
+                   help="do not build an ensemble of the run's models")
+    s.add_argument("--ensemble-min-gain", type=float, default=None, metavar="G",
+                   help="choose an ensemble only when its validation accuracy beats the best "
+                        f"single model by more than G [default: {d['ensemble_min_gain']}]")
     s.add_argument("--force", action="store_true",
                    help="overwrite files in --out (model_data.h, report.md, ...) that an "
                         "earlier run did not write")

@@ -96,7 +96,9 @@ CONSTRAINTS: dict[str, Constraint] = {c.name: c for c in (
                lambda e, t: float(len(e.unsupported_ops)), lambda t, lim: 0,
                budget="runtime", phrase=_ops_phrase),
     Constraint("int8", "non-int8 model", "count",
-               lambda e, t: 0.0 if e.int8 else 1.0, lambda t, lim: 0 if t.int8_only else None,
+               # a classical model (C arrays + plain C, see edgeml.classical) runs no TFLM kernel
+               lambda e, t: 0.0 if e.int8 or e.source == "classical" else 1.0,
+               lambda t, lim: 0 if t.int8_only else None,
                budget="int8-only kernels",
                phrase=lambda e: "model is not fully int8 but the target runs int8 kernels only"),
     Constraint("max_model_bytes", "flash (model)", "bytes",

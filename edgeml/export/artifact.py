@@ -68,6 +68,10 @@ class ModelArtifact:
     features: dict[str, Any] | None = None   # FittedFeatures.to_dict(): raw samples -> input
     arena_margin: float = ARENA_MARGIN
     arena_min_margin: int = ARENA_MIN_MARGIN
+    #: a run whose chosen model is a classical model or an ensemble: its ``edgeml_predict``
+    #: C files (``edgeml.export.predict``), which every C format writes instead of the
+    #: int8 model's (``model`` is then empty)
+    predict_files: tuple[tuple[str, bytes], ...] = ()
 
     # -- constructors ----------------------------------------------------------
     @classmethod
@@ -150,6 +154,28 @@ class ModelArtifact:
         acc = (report.get("chosen") or {}).get("int8_test_accuracy")
         desc = f"edgeml model for {tgt.name}: {ds.get('name', '?')}" + \
             (f", int8 test accuracy {acc:.4f} (TFLM)" if isinstance(acc, (int, float)) else "")
+        chosen = report.get("chosen") or {}
+        if chosen.get("c_files"):  # a classical model or an ensemble: edgeml_predict
+            files = []
+            for fname in chosen["c_files"]:
+                try:
+                    files.append((str(fname), (run.path / str(fname)).read_bytes()))
+                except OSError as exc:
+                    raise ExportError(f"cannot read {run.path / str(fname)} ({exc.strerror or exc})",
+                                      hint="the run directory is damaged; run the search again"
+                                      ) from exc
+            labels = tuple(str(c) for c in ds.get("classes") or [])
+            prep = ds.get("preprocessing") or {}
+            return cls(model=b"", arena_bytes=0, labels=labels, ops=(),
+                       input_shape=tuple(int(d) for d in ds.get("input_shape") or ()),
+                       input_scale=1.0, input_zero_point=0, output_scale=1.0,
+                       output_zero_point=0, raw_input_scale=float(prep.get("scale", 1.0)),
+                       raw_input_offset=float(prep.get("offset", 0.0)), target=tgt.name,
+                       pointer_bytes=int(tgt.pointer_bytes), dataset=str(ds.get("name") or ""),
+                       source=str(run.path),
+                       description=f"edgeml {chosen.get('family', 'classical')} model for "
+                                   f"{tgt.name}: {ds.get('name', '?')}, edgeml_predict()",
+                       predict_files=tuple(files))
         return cls.from_model(run.model_tflite.read_bytes(), tgt, dataset=ds,
                               where=str(run.model_tflite), source=str(run.path),
                               description=desc,

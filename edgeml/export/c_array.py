@@ -149,6 +149,9 @@ def c_file_names(name: str, *, source_ext: str = ".cc") -> dict[str, str]:
 
 
 def c_files(art: ModelArtifact, name: str, *, source_ext: str = ".cc") -> dict[str, bytes]:
+    if art.predict_files:  # a classical model or an ensemble: its edgeml_predict files
+        return {(f[:-3] + source_ext if f.endswith(".cc") else f): data
+                for f, data in art.predict_files}
     names = c_file_names(name, source_ext=source_ext)
     return {
         names["header"]: render_header(art, name=name).encode(),

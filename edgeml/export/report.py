@@ -13,6 +13,10 @@ __all__ = ["render_markdown", "render_pareto_png", "pareto_figure", "hp_summary"
 def hp_summary(hp: dict[str, Any]) -> str:
     keep = {k: v for k, v in hp.items() if not k.startswith("tuner/")}
     parts = []
+    if isinstance(keep.get("members"), dict):  # an ensemble: its members and weights
+        fams = keep.get("families") or {}
+        return "ensemble: " + ", ".join(f"{fams.get(i, '?')} {i} x{w:.2f}"
+                                        for i, w in keep["members"].items())
     for k, v in keep.items():
         parts.append(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}")
     return " ".join(parts)
@@ -43,6 +47,11 @@ def _kb(v: Any) -> str:
     return "-" if v is None else f"{v / 1024:.1f}"
 
 
+def _ms(v: Any) -> str:
+    v = float(v or 0.0)
+    return f"{v:.4f}" if v < 0.1 else f"{v:.2f}"
+
+
 def _pct(v: Any) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
 
@@ -69,7 +78,19 @@ def render_markdown(report: dict[str, Any]) -> str:
         "## Chosen model",
         "",
     ]
-    if chosen:
+    if chosen.get("members"):  # a classical model or an ensemble: edgeml_predict in C
+        lines += [
+            f"- Trial {chosen['trial_id']}: {hp_summary(chosen['hyperparameters'])}",
+            f"- Test accuracy as deployed (float32 C for classical members, int8 TFLM for "
+            f"networks): **{_pct(chosen.get('int8_test_accuracy'))}**",
+            f"- Flash: model data {_kb(est.get('model_bytes'))} KB, plus its code",
+            f"- RAM: {_kb(est.get('ram_bytes'))} KB at the peak",
+            f"- Latency (estimate): {_ms(est.get('latency_ms'))} ms, energy "
+            f"{est.get('energy_uj', 0):.2f} uJ per inference",
+            f"- Entry point: `edgeml_predict()` in {', '.join(chosen.get('c_files', []))}",
+            "",
+        ]
+    elif chosen:
         lines += [
             f"- Trial {chosen['trial_id']}: {hp_summary(chosen['hyperparameters'])}",
             f"- int8 test accuracy (TFLM): **{_pct(chosen.get('int8_test_accuracy'))}**, "
@@ -82,6 +103,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"- Operators: {', '.join(est.get('ops', []))}",
             "",
         ]
+    if report.get("decision"):
+        lines += [f"**Why:** {report['decision']}", ""]
+    lines += _ensemble_lines(report)
     lines += _pareto_lines(report)
     lines += _fit_matrix_lines(report)
     lines += [
@@ -102,13 +126,29 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {r.trial_id} | {r.status.value} | {hp_summary(r.hyperparameters)} | "
             f"{_kb(e.get('model_bytes'))} | {_kb(e.get('arena_bytes'))} | "
-            f"{'-' if lat is None else f'{lat:.2f}'} | {_pct(r.float_val_accuracy)} | "
+            f"{'-' if lat is None else _ms(lat)} | {_pct(r.float_val_accuracy)} | "
             f"{_pct(r.int8_val_accuracy)} | {str(note).replace('|', '/')} |")
     secs = report.get("seconds", {})
     if secs:
         lines += ["", "## Time", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {k} | {v:.1f} |" for k, v in secs.items()]
     return "\n".join(lines) + "\n"
+
+
+def _ensemble_lines(report: dict[str, Any]) -> list[str]:
+    ens = report.get("ensemble") or {}
+    if not ens.get("members"):
+        return ([f"Ensemble: none ({ens['reason']})", ""] if ens.get("reason") else [])
+    fams = {t["trial_id"]: t.get("family") or "nn" for t in report.get("trials", [])}
+    lines = ["## Ensemble", "",
+             f"Greedy selection with replacement over the run's feasible models: validation "
+             f"accuracy {_pct(ens.get('val_accuracy'))} against {_pct(ens.get('best_single_val_accuracy'))} "
+             f"for the best single model (trial {ens.get('best_single')}); "
+             + ("**chosen**" if ens.get("chosen") else f"not chosen: {ens.get('reason') or '-'}")
+             + f" (minimum gain {float(ens.get('min_gain', 0)) * 100:.2f} points).", "",
+             "| member | family | weight |", "|---|---|---|"]
+    lines += [f"| {i} | {fams.get(i, '?')} | {w:.3f} |" for i, w in ens["members"].items()]
+    return lines + [""]
 
 
 def _pareto_lines(report: dict[str, Any]) -> list[str]:
@@ -129,7 +169,7 @@ def _pareto_lines(report: dict[str, Any]) -> list[str]:
     for r in sorted(front, key=lambda r: -(r.int8_val_accuracy or 0.0)):
         c = r.costs or {}
         tid = f"**{r.trial_id}**" if r.trial_id == chosen_id else r.trial_id
-        lines.append(f"| {tid} | {_pct(r.int8_val_accuracy)} | {c['latency_ms']:.2f} | "
+        lines.append(f"| {tid} | {_pct(r.int8_val_accuracy)} | {_ms(c['latency_ms'])} | "
                      f"{_kb(c['arena_bytes'])} | {_kb(c['model_bytes'])} | {c['energy_uj']:.1f} | "
                      f"{hp_summary(r.hyperparameters)} |")
     return lines + [""]

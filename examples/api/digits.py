@@ -23,7 +23,7 @@ def main(out: Path) -> None:
     digits = load_digits()
     x, y = digits.images[..., None], digits.target  # (1797, 8, 8, 1) images, labels 0-9
     run = edgeml.search(x, y, target="esp32", trials=2, epochs=2, max_ram_kb=32, seed=0,
-                        out=out / "run")
+                        models="nn", ensemble=False, out=out / "run")  # networks only
     print(run)                                   # the summary: chosen model and its costs
     print(run.trials[["status", "int8_val_accuracy", "flash_bytes", "arena_bytes",
                       "latency_ms"]])

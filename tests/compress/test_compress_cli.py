@@ -26,7 +26,8 @@ def compressed_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("compress") / "run"
     events = []
     cfg = SearchConfig(target="esp32", trials=1, epochs=2, seed=0, out=str(out),
-                       structured=0.3, max_int8_drop=100.0)
+                       structured=0.3, max_int8_drop=100.0, models="nn",
+                       ensemble=False)
     result = run_search(cfg, on_event=lambda kind, rec: events.append(kind))
     return result, events
 

@@ -31,7 +31,7 @@ def test_search_export_and_compress_write_the_same_header(tmp_path, capfd):
     space = tmp_path / "mlp.py"
     space.write_text(MLP)
     run = tmp_path / "run"
-    assert main(["search", "--trials", "1", "--epochs", "1", "--space", str(space),
+    assert main(["search", "--models", "nn", "--no-ensemble", "--trials", "1", "--epochs", "1", "--space", str(space),
                  "--out", str(run), "--quiet"]) == 0
     searched = (run / "model_data.h").read_text()
     model = (run / "model.tflite").read_bytes()

@@ -87,5 +87,5 @@ def tiny_run(tmp_path_factory, mlp_space_file):
 
     tmp = tmp_path_factory.mktemp("hilrun")
     cfg = SearchConfig(target="esp32", trials=2, epochs=2, seed=0, out=str(tmp / "run"),
-                       space=str(mlp_space_file))
+                       space=str(mlp_space_file), models="nn", ensemble=False)
     return run_search(cfg).run_dir

@@ -122,6 +122,7 @@ def test_search_with_port_measures_the_pareto_finalists(board, tmp_path, capsys,
     space = mlp_space_file
     vb = board(target=load_target("esp32"))
     assert main(["search", "--target", "esp32", "--space", str(space), "--trials", "1",
+                 "--models", "nn", "--no-ensemble",
                  "--epochs", "1", "--out", str(tmp_path / "run"), "--port", vb.path,
                  "--window-s", "0.05", "--windows", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

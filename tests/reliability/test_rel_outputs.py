@@ -239,7 +239,7 @@ def finished_run(tmp_path_factory, small_csv) -> Path:
     run.mkdir()
     (run / "report.md").write_text("the user's report\n")
     code = main(["search", "--quiet", "--data", str(small_csv), "--trials", "1", "--epochs", "1",
-                 "--out", str(run), "--force"])
+                 "--models", "nn", "--no-ensemble", "--out", str(run), "--force"])
     assert code == 0
     return run
 

@@ -89,7 +89,8 @@ def _wait_for(path_glob: str, root: Path, proc: subprocess.Popen, timeout: float
         time.sleep(0.2)
 
 
-SEARCH = ["search", "--quiet", "--trials", "2", "--epochs", "2", "--seed", "3"]
+SEARCH = ["search", "--quiet", "--models", "nn", "--no-ensemble", "--trials", "2", "--epochs",
+          "2", "--seed", "3"]
 
 
 @pytest.mark.slow

@@ -77,7 +77,8 @@ def multi_run(tmp_path_factory):
         return {"model_bytes": len(to_int8_tflite(model, calib))}
 
     cfg = SearchConfig(target=f"esp32,{tiny}", trials=2, epochs=2, seed=1, out=str(tmp / "run"),
-                       objective="latency", limits=Limits(max_model_bytes=24 * 1024))
+                       objective="latency", limits=Limits(max_model_bytes=24 * 1024),
+                       models="nn", ensemble=False)
     with count_fits(flash_at_fit) as fits:
         result = run_search(cfg, on_event=lambda kind, rec: events.append((kind, rec)))
     return {"result": result, "fits": fits, "events": events, "tiny": tiny, "cfg": cfg}

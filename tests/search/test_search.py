@@ -94,7 +94,7 @@ def test_impossible_budget_stops_early_without_training(tmp_path, capfd, fit_cou
 
     out = tmp_path / "run"
     with fit_counter() as fits:
-        code = main(["search", "--trials", "5", "--epochs", "1", "--max-ram-kb", "1",
+        code = main(["search", "--models", "nn", "--no-ensemble", "--trials", "5", "--epochs", "1", "--max-ram-kb", "1",
                      "--out", str(out), "--quiet"])
     err = capfd.readouterr().err.strip().splitlines()
     assert code == 2 and fits == []
@@ -145,7 +145,7 @@ def test_resume_after_kill_9_runs_every_trial_once(tmp_path, fit_counter, mlp_sp
     from edgeml.pipeline import resume_search
 
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "edgeml", "search", "--trials", "4", "--epochs", "2",
+    cmd = [sys.executable, "-m", "edgeml", "search", "--models", "nn", "--no-ensemble", "--trials", "4", "--epochs", "2",
            "--seed", "2", "--strategy", "bayesian", "--space", str(mlp_space), "--out", str(out),
            "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -233,7 +233,7 @@ def build(hp):
 def test_custom_space_file(tmp_path):
     path = tmp_path / "my_space.py"
     path.write_text(SPACE)
-    res = run_search(SearchConfig(trials=1, epochs=3, seed=0, space=str(path),
+    res = run_search(SearchConfig(trials=1, epochs=3, seed=0, space=str(path), models="nn", ensemble=False,
                                   out=str(tmp_path / "run")))
     rep = res.report
     assert rep["search"]["space"] == {"name": "my_space", "source": str(path.resolve())}
@@ -245,7 +245,8 @@ def test_custom_space_file(tmp_path):
 
 def test_hyperband_continues_trials_from_their_weights(tmp_path, fit_counter, mlp_space):
     with fit_counter() as fits:
-        res = run_search(SearchConfig(trials=2, epochs=3, seed=0, strategy="hyperband",
+        res = run_search(SearchConfig(trials=2, epochs=3, seed=0, strategy="hyperband", models="nn",
+                                      ensemble=False,
                                       space=str(mlp_space), out=str(tmp_path / "run")))
     done = trained(res.report["trials"])
     assert all("tuner/epochs" in r["hyperparameters"] for r in done)
@@ -283,7 +284,8 @@ def test_a_promoted_run_starts_from_its_earlier_weights(tmp_path, fit_counter, m
         return {"weights": [w.copy() for w in model.get_weights()], "start_loss": loss_of(ref)}
 
     with fit_counter(snapshot) as fits:
-        res = run_search(SearchConfig(trials=2, epochs=3, seed=0, strategy="hyperband",
+        res = run_search(SearchConfig(trials=2, epochs=3, seed=0, strategy="hyperband", models="nn",
+                                      ensemble=False,
                                       space=str(mlp_space), out=str(tmp_path / "run")))
     done = trained(res.report["trials"])
     cont = [r for r in done if r["hyperparameters"].get("tuner/trial_id")]

@@ -1,0 +1,179 @@
+"""Search the classical families with a keras-tuner oracle, under a target's budget.
+
+The space (:func:`~.families.define_space`) is handed to a keras-tuner oracle
+through keras-tuner's public API, as the network search does: a ``BaseTuner``
+gives the oracle its project folder and space, then ``create_trial``,
+``update_trial`` and ``end_trial`` drive it. For each point the oracle draws:
+
+1. before training, the largest model the point can grow into is costed on every
+   target (:func:`~.cost.bound_estimate`); linear models and naive Bayes are
+   costed exactly, so one that breaks a limit is recorded infeasible untrained;
+2. the model is trained on the flattened training split, exported to C arrays
+   (:class:`~.model.CModel`) and costed on its real size and on the nodes its
+   trees visit on the validation split; its accuracy is the C model's (float32,
+   the arithmetic of the generated C) on the validation split;
+3. the oracle gets the accuracy (0 if the model breaks a limit).
+
+Trials are :class:`~edgeml.records.Trial` records with ``family`` set and the
+same check fields (per-target estimates, violations, Pareto costs) as the
+networks', so they join the networks' Pareto front and report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import Dataset
+from ..estimate import Estimate, Limits, describe_violation, feasible, violations
+from ..records import Trial, TrialStatus
+from ..targets import Target
+from .cost import bound_estimate, estimate_cmodel
+from .families import FAMILIES, build_estimator, define_space
+from .model import CModel, to_cmodel
+
+__all__ = ["ClassicalResult", "search_classical", "flat", "checked_fields", "CLASSICAL_DIR"]
+
+CLASSICAL_DIR = "classical"
+Event = Callable[[str, Any], None]
+
+
+@dataclass
+class ClassicalResult:
+    trials: list[Trial] = field(default_factory=list)
+    models: dict[str, CModel] = field(default_factory=dict)   # trial_id -> trained model
+    seconds: float = 0.0
+
+    @property
+    def best(self) -> Trial | None:
+        ok = [t for t in self.trials if t.deployable]
+        return max(ok, key=lambda t: (t.int8_val_accuracy or 0.0,
+                                      -(t.costs or {}).get("latency_ms", 0.0))) if ok else None
+
+
+def flat(x: np.ndarray) -> np.ndarray:
+    """Samples as float32 vectors (images and time series flattened)."""
+    x = np.asarray(x, np.float32)
+    return x.reshape(len(x), -1)
+
+
+def checked_fields(ests: dict[str, Estimate], targets: list[Target],
+                   limits: Limits) -> dict[str, Any]:
+    """A trial's check fields (per-target estimates, limits broken, Pareto costs), in the
+    form the network search writes them."""
+    per: dict[str, Any] = {}
+    broken: list[str] = []
+    multi = len(targets) > 1
+    for t in targets:
+        e = ests[t.name]
+        v = violations(t, e, limits)
+        per[t.name] = {"fits": feasible(v), "estimate": e.as_dict(), "violations": v}
+        for k, a in v.items():
+            if a > 0:
+                text = describe_violation(k, a, e, t)
+                broken.append(f"{t.name}: {text}" if multi else text)
+    first = ests[targets[0].name]
+    return dict(estimate=first.as_dict(), violations=per[targets[0].name]["violations"],
+                targets=per, feasible=all(p["fits"] for p in per.values()),
+                broken=tuple(dict.fromkeys(broken)),
+                costs={"latency_ms": max(e.latency_ms for e in ests.values()),
+                       "energy_uj": max(e.energy_uj for e in ests.values()),
+                       "arena_bytes": first.arena_bytes, "model_bytes": first.model_bytes,
+                       "flash_bytes": max(e.flash_bytes for e in ests.values())})
+
+
+def _oracle(strategy: str, *, max_draws: int, seed: int, families: tuple[str, ...],
+            directory: Path) -> tuple[Any, str]:
+    import keras_tuner as kt
+    from keras_tuner.engine.base_tuner import BaseTuner
+
+    common = dict(objective=kt.Objective("score", "max"), seed=1 + abs(int(seed)) % (2**31 - 2),
+                  max_consecutive_failed_trials=max_draws + 1, max_trials=max_draws)
+    if strategy == "bayesian":
+        oracle = kt.oracles.BayesianOptimizationOracle(num_initial_points=3, **common)
+    else:  # random; Hyperband's epochs mean nothing to these models: random draws
+        oracle = kt.oracles.RandomSearchOracle(**common)
+
+    def build(hp: Any) -> None:
+        define_space(hp, families)
+
+    host = BaseTuner(oracle=oracle, hypermodel=build, directory=str(directory),
+                     project_name="classical_oracle", overwrite=True)
+    oracle.verbose = 0
+    return oracle, str(host.tuner_id)
+
+
+def _active(values: dict[str, Any]) -> dict[str, Any]:
+    family = values["family"]
+    return {"family": family, **{k: v for k, v in values.items()
+                                 if k.startswith(f"{family}_")}}
+
+
+def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits | None = None,
+                     families: tuple[str, ...] = FAMILIES, trials: int = 10, seed: int = 0,
+                     strategy: str = "random", directory: str | Path,
+                     on_event: Event | None = None) -> ClassicalResult:
+    """Train up to ``trials`` classical models of ``families`` and cost them on ``targets``."""
+    emit = on_event or (lambda kind, rec: None)
+    limits = limits or Limits()
+    out = ClassicalResult()
+    if not families or trials < 1:
+        return out
+    t0 = time.perf_counter()
+    directory = Path(directory)
+    x_train, x_val = flat(dataset.x_train), flat(dataset.x_val)
+    y_train, y_val = np.asarray(dataset.y_train), np.asarray(dataset.y_val)
+    k, n_features = int(dataset.num_classes), int(x_train.shape[1])
+    max_draws = 4 * trials + 10
+    oracle, tuner_id = _oracle(strategy, max_draws=max_draws, seed=seed, families=families,
+                               directory=directory / ".oracle")
+    trained = 0
+    for n in range(1, max_draws + 1):
+        if trained >= trials:
+            break
+        kt_trial = oracle.create_trial(tuner_id)
+        if kt_trial.status == "STOPPED":
+            break
+        values = _active(dict(kt_trial.hyperparameters.values))
+        tid = f"c{n:03d}"
+        bound = {t.name: bound_estimate(values, t, n_features=n_features, n_classes=k,
+                                        n_train=len(x_train)) for t in targets}
+        pre = checked_fields(bound, targets, limits)
+        exact = values["family"] in ("linear", "nb")
+        if exact and not pre["feasible"]:
+            trial = Trial(trial_id=tid, status=TrialStatus.INFEASIBLE, hyperparameters=values,
+                          family=values["family"], **{**pre, "note": "costed before training"})
+            score = 0.0
+        else:
+            ts = time.perf_counter()
+            est = build_estimator(values, seed=seed).fit(x_train, y_train)
+            cm = to_cmodel(est, family=values["family"], n_classes=k)
+            train_s = time.perf_counter() - ts
+            visited = cm.nodes_visited(x_val)
+            ests = {t.name: estimate_cmodel(cm, t, visited=visited) for t in targets}
+            post = checked_fields(ests, targets, limits)
+            acc = float(np.mean(cm.predict(x_val) == y_val))
+            float_acc = float(np.mean(est.predict(x_val) == y_val))
+            path = cm.save(directory / CLASSICAL_DIR / f"{tid}.npz")
+            note = ("fits by its size bound before training" if pre["feasible"] else
+                    "size bound over a limit before training; checked on its trained size")
+            trial = Trial(trial_id=tid, status=TrialStatus.TRAINED, hyperparameters=values,
+                          family=values["family"], int8_val_accuracy=acc,
+                          float_val_accuracy=float_acc, train_seconds=round(train_s, 3),
+                          cmodel=str(path), **{**post, "note": note})
+            out.models[tid] = cm
+            trained += 1
+            score = acc if trial.feasible else 0.0
+        trial = trial.with_(score=score)
+        oracle.update_trial(kt_trial.trial_id, {"score": float(score)})
+        kt_trial.status = "COMPLETED"
+        oracle.end_trial(kt_trial)
+        out.trials.append(trial)
+        emit("classical_trial", trial.to_json())
+    out.seconds = time.perf_counter() - t0
+    return out
