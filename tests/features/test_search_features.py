@@ -27,7 +27,8 @@ def imu(tmp_path_factory):
 def test_search_on_recordings_exports_features_that_match(imu, tmp_path):
     out = tmp_path / "run"
     res = run_search(SearchConfig(target="nrf52840", data=str(imu), features="fft", window=32,
-                                  trials=1, epochs=3, out=str(out)))
+                                  trials=1, epochs=3, out=str(out), models="nn",
+                                  ensemble=False))
     rep = res.report
     feat = rep["features"]
     assert feat["split"]["unit"] == "recording"
@@ -58,7 +59,7 @@ def test_joint_feature_search_tries_each_candidate_and_resumes(imu, tmp_path):
     out = tmp_path / "joint"
     events: list[str] = []
     res = run_search(SearchConfig(target="nrf52840", data=str(imu), window=32, trials=3,
-                                  epochs=2, out=str(out)),
+                                  epochs=2, out=str(out), models="nn", ensemble=False),
                      on_event=lambda kind, rec: events.append(kind))
     fsr = res.report["feature_search"]
     kinds = [r["kind"] for r in fsr["candidates"]]
