@@ -94,23 +94,6 @@ def test_targets_use_their_runtime_flavour():
         graph, "esp-nn", core="xtensa-lx6")
 
 
-@pytest.mark.slow
-def test_estimate_covers_the_rebuilt_zoo_models(corpus, references):
-    zoo = {**corpus, **references}
-    checked = 0
-    for name, m in MEASURED.items():
-        data = zoo.get(name)
-        if m["source"] == "file" or data is None or hashlib.sha256(data).hexdigest() != m["sha256"]:
-            continue
-        for kernels in ("cmsis-nn", "reference"):
-            est = arena_estimate(data, read_graph(data), pointer_bytes=4, kernels=kernels,
-                                 core=CORE, measure=False)
-            assert _within(est.bytes, m[kernels]), (name, kernels, est.bytes, m)
-        checked += 1
-    if not checked:
-        pytest.skip("this TensorFlow converts the zoo to other bytes than the measured models")
-
-
 def test_unknown_flavour_is_a_one_line_error(tmp_path):
     from edgeml.errors import TargetError
 
