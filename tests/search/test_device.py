@@ -299,3 +299,13 @@ def test_a_search_records_its_device_and_resume_may_change_it(tmp_path, monkeypa
                                 "mixed_precision": False, "trials": {"cpu": 2},
                                 "no_gpu": "CUDA_VISIBLE_DEVICES='-1' hides them"}
     assert run.config()["device"] == "auto" and run.config()["trials"] == 2
+
+
+def test_the_gpu_benchmark_marks_its_gpu_rows_where_there_is_none():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_throughput.py"),
+                           "--devices", "gpu", "--json"], env=_env(CUDA_VISIBLE_DEVICES="-1"),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["rows"]
+    assert [(r["device"], r["workers"], r["status"]) for r in rows] == \
+        [("gpu", 1, "no GPU visible"), ("gpu", 4, "no GPU visible")]
