@@ -52,6 +52,7 @@ def test_the_script_runs(tmp_path):
     assert (tmp_path / "pareto.png").stat().st_size > 1000
     assert (tmp_path / "firmware" / "model_data.h").is_file()
     assert "compression" in done.stdout and "nrf52840" in done.stdout
+    assert "edgeml_predict.h" in done.stdout and (tmp_path / "classical" / "report.json").is_file()
 
 
 # --------------------------------------------------------------- feature-stage examples
