@@ -76,9 +76,9 @@ def test_every_example_has_a_readme_and_a_script():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("example, firmware", [
-    ("activity_recognition", "features.c"),
-    ("keyword_spotting", "edgeml_model/features.c"),
-    ("tabular_features", "features.c"),
+    ("activity_recognition", "edgeml_features.c"),
+    ("keyword_spotting", "edgeml_model/edgeml_features.c"),
+    ("tabular_features", "edgeml_features.c"),
 ])
 def test_example_runs(example, firmware, tmp_path):
     missing = _needs(example)

@@ -18,7 +18,7 @@ Layout (``name`` = ``model`` unless given):
   (``firmware/``) for the target's board, booting with the model (``export/firmware.py``)
 
 A model trained on features (``edgeml search --data`` a folder of recordings) also
-gets ``features.c`` / ``features.h`` in every C format: ``edgeml_features(raw, out)``
+gets ``edgeml_features.c`` / ``edgeml_features.h`` in every C format: ``edgeml_features(raw, out)``
 computes its int8 input from raw samples (``edgeml.export.features_c``).
 
 With another ``name`` (e.g. ``kws``) the C files are ``kws_data.cc/.h`` and
@@ -254,7 +254,7 @@ def export_model(art: ModelArtifact, *, fmt: str, out: str | Path, name: str = "
 
 def write_c_files(art: ModelArtifact, out_dir: str | Path, *,
                   name: str = "model") -> dict[str, Path]:
-    """Write the C files (``model_data.cc/.h``, ``op_resolver.h``, and ``features.c/.h``
+    """Write the C files (``model_data.cc/.h``, ``op_resolver.h``, and ``edgeml_features.c/.h``
     for a model trained on features) into a folder edgeml owns (a run directory): each
     file atomically, overwriting the previous run's copies."""
     from .._io import atomic_write
