@@ -42,8 +42,10 @@ __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_
 Event = Callable[[str, Any], None]
 #: files of a finished run; report.json is written last and removed first
 RESULT_FILES = ("report.json", "model.tflite", "model_data.cc", "model_data.h", "op_resolver.h",
-                "features.c", "features.h", "report.md",
+                "edgeml_features.c", "edgeml_features.h", "report.md",
                 "pareto.png", "edgeml_predict.h", "edgeml_classical.c", "edgeml_predict.cc")
+#: result files of runs written before the feature files were renamed: removed like the others
+OLD_RESULT_FILES = ("features.c", "features.h")
 #: where a run started from arrays in memory keeps them, so resume and compress need no arrays
 DATA_FILE = "data.npz"
 #: the families --models takes by default: the network search and every classical family
@@ -436,7 +438,7 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
             emit("complete", {"run_dir": str(run_dir)})
             files = {n: run_dir / n for n in RESULT_FILES if (run_dir / n).exists()}
             return RunResult(run_dir=run_dir, report=report, files=files)
-    for name in RESULT_FILES:  # report.json first: the run no longer looks complete
+    for name in (*RESULT_FILES, *OLD_RESULT_FILES):  # report.json first: no longer complete
         (run_dir / name).unlink(missing_ok=True)
     (run_dir / "FAILED.txt").unlink(missing_ok=True)
     if cfg.trials != meta["config"].get("trials"):

@@ -285,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
         c = feat["cost"].get(names[0]) or next(iter(feat["cost"].values()))
         rows.append(("features", f"{feat['describe']}: {c['flash_bytes'] / KB:.1f} KB flash, "
                                  f"{c['ram_bytes'] / KB:.1f} KB RAM, {c['latency_ms']:.2f} ms "
-                                 "(estimate; counted against the target; features.c)"))
+                                 "(estimate; counted against the target; edgeml_features.c)"))
     if rep.get("decision"):
         rows.append(("why", rep["decision"]))
     if len(names) > 1:

@@ -14,7 +14,7 @@ def render_features_markdown(report: dict[str, Any]) -> str:
         return ""
     split = feat.get("split", {})
     lines = ["", "## Feature stage", "",
-             f"- features: {feat.get('describe', '')} (`features.c`: "
+             f"- features: {feat.get('describe', '')} (`edgeml_features.c`: "
              "`edgeml_features(raw, out)` -> the model's int8 input)",
              f"- split by {split.get('unit', 'recording')}: {split.get('train')}/{split.get('val')}/"
              f"{split.get('test')} train/val/test"
