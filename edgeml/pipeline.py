@@ -236,7 +236,9 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
                 res = resume_search(sub, trials=per, on_event=emit)
             else:
                 res = run_search(replace(cfg, features=spec.kind, feature_spec=spec.to_dict(),
-                                         out=str(sub), trials=per), on_event=emit)
+                                         out=str(sub), trials=per,
+                                         rate=spec.rate if recs.kind == "audio" else cfg.rate),
+                                 on_event=emit)
         except BudgetError as exc:
             rows.append({"kind": spec.kind, "describe": spec.describe(), "status": "infeasible",
                          "reason": exc.message, "variants": variants})
@@ -290,8 +292,9 @@ def _tune_specs(run_dir: Path, recs: Any, specs: Any, targets: list[Target],
     resumed run trains on the same specs."""
     import json
 
-    from .features import FeatureSpec
-    from .features.tune import spec_variants, tune_spec
+    from .data.sources import load_recordings
+    from .features import FeatureSpec, candidate_specs
+    from .features.tune import LOW_AUDIO_RATE_HZ, best_variant, spec_variants, tune_spec
 
     path = run_dir / "features" / "tuning.json"
     if path.is_file():
@@ -303,14 +306,21 @@ def _tune_specs(run_dir: Path, recs: Any, specs: Any, targets: list[Target],
             raise RunDirError(f"{path} is unreadable ({exc})",
                               hint="the run directory is damaged; start a new run") from exc
     out: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
-    for base in specs:
-        if len(spec_variants(recs, base, window_given=cfg.window is not None,
-                             hop_given=cfg.hop is not None)) < 2:
+    given = {"window_given": cfg.window is not None, "hop_given": cfg.hop is not None}
+    pools = [(recs, specs)]
+    if recs.kind == "audio" and cfg.rate is None and recs.rate > LOW_AUDIO_RATE_HZ:
+        low = load_recordings(cfg.data, label_column=cfg.label, group_column=cfg.group,
+                              rate=LOW_AUDIO_RATE_HZ)
+        pools.append((low, candidate_specs(low, window=cfg.window, hop=cfg.hop)))
+    for i, base in enumerate(specs):
+        if len(pools) == 1 and len(spec_variants(recs, base, **given)) < 2:
             continue
-        spec, scored = tune_spec(recs, base, targets, cfg.limits, seed=cfg.seed,
-                                 test_fraction=0.0 if cfg.test_data else 0.2,
-                                 window_given=cfg.window is not None,
-                                 hop_given=cfg.hop is not None)
+        scored = []
+        for pool_recs, pool_specs in pools:
+            scored += tune_spec(pool_recs, pool_specs[i], targets, cfg.limits, seed=cfg.seed,
+                                test_fraction=0.0 if cfg.test_data else 0.2, **given)[1]
+        best = best_variant(scored)
+        spec = base if best is None else best.spec
         variants = [dict(v.to_dict(), chosen=v.spec == spec) for v in scored]
         emit("feature_tuning", {"kind": base.kind, "chosen": spec.describe(),
                                 "variants": variants})

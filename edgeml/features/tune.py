@@ -16,7 +16,9 @@ is scored by a fast proxy instead:
 The variant with the best proxy accuracy wins (ties, within half a point: the
 one with the cheaper feature stage on the first target), and the network
 search of that kind runs on it. What the user gave (``--window``, ``--hop``) is
-kept fixed. Deterministic for a seed.
+kept fixed. Audio is also tried at 8 kHz (the recordings loaded again at that rate)
+unless ``--rate`` was given, so a target that cannot afford 16 kHz features, or gains
+nothing from them, gets the cheaper rate. Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -34,12 +36,16 @@ from .build import build_features
 from .cost import cost_on
 from .spec import FeatureSpec, next_pow2
 
-__all__ = ["Variant", "spec_variants", "tune_spec", "TIE_POINTS"]
+__all__ = ["Variant", "spec_variants", "tune_spec", "best_variant", "TIE_POINTS",
+           "LOW_AUDIO_RATE_HZ"]
 
 #: proxy accuracies this close (fraction) count as a tie, broken by the cheaper stage
 TIE_POINTS = 0.005
 #: the shortest window worth trying on a stream
 MIN_WINDOW = 8
+#: audio is also tried at this rate (when no --rate is given and the files are faster):
+#: half the work per second of sound, for a target that cannot afford 16 kHz features
+LOW_AUDIO_RATE_HZ = 8000
 
 
 @dataclass(frozen=True)
@@ -152,10 +158,17 @@ def tune_spec(recs: Recordings, base: FeatureSpec, targets: Sequence[Any], limit
         scored.append(Variant(spec, fits=True, proxy_val_accuracy=acc,
                               windows=int(len(fs.dataset.y_train)),
                               seconds=time.perf_counter() - t0, **common))
+    best = best_variant(scored)
+    return (base if best is None else best.spec), scored
+
+
+def best_variant(scored: Sequence[Variant]) -> Variant | None:
+    """The variant that fits with the best proxy accuracy (within :data:`TIE_POINTS`: the
+    cheapest feature stage); None when none fits."""
     good = [v for v in scored if v.fits and v.proxy_val_accuracy is not None]
     if not good:
-        return base, scored
+        return None
     top = max(v.proxy_val_accuracy or 0.0 for v in good)
     near = [v for v in good if (v.proxy_val_accuracy or 0.0) >= top - TIE_POINTS]
-    return min(near, key=lambda v: (v.latency_ms, -(v.proxy_val_accuracy or 0.0))).spec, scored
+    return min(near, key=lambda v: (v.latency_ms, -(v.proxy_val_accuracy or 0.0)))
 

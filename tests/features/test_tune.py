@@ -74,3 +74,30 @@ def test_audio_frames_and_mel_bands_are_varied(tmp_path):
             assert all(1 <= s.mfcc <= s.mels for s in variants)
     spec, scored = tune_spec(words, candidate_specs(words)[0], [target], Limits(), seed=0)
     assert spec in {v.spec for v in scored if v.fits}
+
+
+def test_audio_is_also_tried_at_8_khz_and_a_tight_budget_takes_it(tmp_path):
+    from dataclasses import replace as dc_replace
+
+    from realdata import espeak_words
+
+    from edgeml.features.tune import LOW_AUDIO_RATE_HZ
+    from edgeml.pipeline import SearchConfig, _tune_specs
+
+    root = espeak_words(tmp_path / "words", ("yes", "no"), by_voice=True)
+    words = load_recordings(root)
+    assert words.rate > LOW_AUDIO_RATE_HZ
+    target = load_target("esp32s3")
+    cfg = SearchConfig(target="esp32s3", data=str(root), out=str(tmp_path / "run"))
+    specs = candidate_specs(words)
+    tuned = _tune_specs(tmp_path / "run", words, specs, [target], cfg, lambda k, r: None)
+    rates = {v["spec"]["rate"] for v in tuned["logmel"][1]}
+    assert rates == {words.rate, float(LOW_AUDIO_RATE_HZ)}
+    assert (tmp_path / "run" / "features" / "tuning.json").is_file()
+    # a latency limit only 8 kHz variants meet: the chosen spec is one of them
+    fast = [v["latency_ms"] for v in tuned["logmel"][1] if v["spec"]["rate"] < words.rate]
+    slow = [v["latency_ms"] for v in tuned["logmel"][1] if v["spec"]["rate"] == words.rate]
+    assert max(fast) < min(slow)
+    tight = dc_replace(cfg, limits=Limits(max_latency_ms=(max(fast) + min(slow)) / 2))
+    tuned = _tune_specs(tmp_path / "tight", words, specs, [target], tight, lambda k, r: None)
+    assert tuned["logmel"][0].rate == LOW_AUDIO_RATE_HZ
