@@ -107,6 +107,12 @@ class _SearchConsole:
                       f"against the target: {cost.rstrip(';')}")
             for fix in rec.get("fixes", []):
                 self.line(f"fixed: {fix}")
+        elif kind == "feature_tuning":
+            best = next((v for v in rec["variants"] if v.get("chosen")), None)
+            acc = "" if best is None or best.get("proxy_val_accuracy") is None else \
+                f" (proxy val acc {best['proxy_val_accuracy']:.3f})"
+            self.line(f"feature {rec['kind']}: {rec['chosen']}{acc}, best of "
+                      f"{len(rec['variants'])} variants")
         elif kind == "feature_candidate":
             self.line(f"feature candidate {rec['kind']}: {rec['describe']} ({rec['trials']} "
                       f"trial(s), {rec['run_dir']})")

@@ -58,7 +58,7 @@ def test_search_on_recordings_exports_features_that_match(imu, tmp_path):
 def test_joint_feature_search_tries_each_candidate_and_resumes(imu, tmp_path):
     out = tmp_path / "joint"
     events: list[str] = []
-    res = run_search(SearchConfig(target="nrf52840", data=str(imu), window=32, trials=3,
+    res = run_search(SearchConfig(target="nrf52840", data=str(imu), trials=3,
                                   epochs=2, out=str(out), models="nn", ensemble=False),
                      on_event=lambda kind, rec: events.append(kind))
     fsr = res.report["feature_search"]
@@ -73,6 +73,15 @@ def test_joint_feature_search_tries_each_candidate_and_resumes(imu, tmp_path):
     assert res.report["features"]["spec"]["kind"] == fsr["chosen"]
     assert (out / "edgeml_features.c").exists() and (out / "model.tflite").exists()
     assert events.count("feature_candidate") == 3
+    # each kind's window was chosen among variants by the proxy, and its run used that spec
+    for r in fsr["candidates"]:
+        variants = r["variants"]
+        assert len(variants) >= 3 and sum(v["chosen"] for v in variants) == 1
+        chosen_spec = next(v["spec"] for v in variants if v["chosen"])
+        sub = json.loads((out / "features" / r["kind"] / "run.json").read_text())
+        assert sub["config"]["feature_spec"] == chosen_spec
+    assert events.count("feature_tuning") == 3
+    assert "fast proxy" in (out / "report.md").read_text()
     again = resume_search(out)  # finished candidates are not trained again
     assert again.report["feature_search"]["chosen"] == fsr["chosen"]
     assert again.report["chosen"]["trial_id"] == res.report["chosen"]["trial_id"]
