@@ -110,6 +110,12 @@ class _SearchConsole:
                       f"against the target: {cost.rstrip(';')}")
             for fix in rec.get("fixes", []):
                 self.line(f"fixed: {fix}")
+        elif kind == "feature_tuning":
+            best = next((v for v in rec["variants"] if v.get("chosen")), None)
+            acc = "" if best is None or best.get("proxy_val_accuracy") is None else \
+                f" (proxy val acc {best['proxy_val_accuracy']:.3f})"
+            self.line(f"feature {rec['kind']}: {rec['chosen']}{acc}, best of "
+                      f"{len(rec['variants'])} variants")
         elif kind == "feature_candidate":
             self.line(f"feature candidate {rec['kind']}: {rec['describe']} ({rec['trials']} "
                       f"trial(s), {rec['run_dir']})")
@@ -204,12 +210,13 @@ def run(args: argparse.Namespace) -> int:
                 result = _resume_with_total(con, api.resume, args)
         else:
             limits_from_args(args)  # the limit options' own checks, worded as options
-            resolve_device(args.device)  # --device gpu without a GPU: one line, nothing written
+            plan = resolve_device(args.device)  # --device gpu without a GPU: one line, no run
             out = args.out or api.default_out(args.target)
             if not quiet:
+                mixed = " in mixed precision" if plan.mixed_precision else ""
                 con.err.print(f"edgeml {__version__}: searching for {args.target} "
                               f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
-                              f"objective {args.objective})")
+                              f"objective {args.objective}, training on {plan.device}{mixed})")
             with con:
                 result = api.search(data=args.data, label=args.label, target=args.target,
                                     out=out, trials=args.trials, epochs=args.epochs,
@@ -292,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         c = feat["cost"].get(names[0]) or next(iter(feat["cost"].values()))
         rows.append(("features", f"{feat['describe']}: {c['flash_bytes'] / KB:.1f} KB flash, "
                                  f"{c['ram_bytes'] / KB:.1f} KB RAM, {c['latency_ms']:.2f} ms "
-                                 "(estimate; counted against the target; features.c)"))
+                                 "(estimate; counted against the target; edgeml_features.c)"))
     if rep.get("decision"):
         rows.append(("why", rep["decision"]))
     if len(names) > 1:
