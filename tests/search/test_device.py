@@ -205,6 +205,11 @@ def test_trial_records_and_the_report_carry_the_device():
         "trials": [{**report, "device": "gpu:0"}, t.to_json()]})
     assert "- Training device: gpu (--device auto, 1 GPU visible" in md
     assert f"| {report['trial_id']} | trained | gpu:0 |" in md and "| 3 | trained | gpu:0 |" in md
+    from edgeml.api.results import trials_frame
+
+    frame = trials_frame({"trials": [{**report, "device": "cpu"}, t.to_json()]})
+    assert frame["device"].to_dict() == {report["trial_id"]: "cpu", "3": "gpu:0"}
+    assert "device" in trials_frame({"trials": []}).columns
 
 
 # --------------------------------------------------------------------------- training
