@@ -36,7 +36,7 @@ from typing import Any
 
 from ..errors import EdgeMLError
 
-__all__ = ["DEVICES", "DevicePlan", "resolve_device", "visible_gpus", "worker_env",
+__all__ = ["DEVICES", "DevicePlan", "resolve_device", "check_device", "visible_gpus", "worker_env",
            "configure_process", "device_scope", "cpu_scope", "device_label",
            "mixed_precision_default", "precision_policy", "DEVICE_ENV", "MIXED_ENV"]
 
@@ -69,19 +69,9 @@ class DevicePlan:
             out["no_gpu"] = self.why
         return out
 
-    def describe(self) -> str:
-        """``gpu (1 visible, mixed precision)``, ``cpu (auto: no NVIDIA device in /dev)``."""
-        if self.device == "gpu":
-            extra = f"{self.gpus} visible" + (", mixed precision" if self.mixed_precision else "")
-        else:
-            extra = ("auto: " + self.why if self.requested == "auto" and self.why
-                     else f"--device {self.requested}")
-            if self.mixed_precision:
-                extra += ", mixed precision"
-        return f"{self.device} ({extra})"
-
 
 def check_device(requested: str) -> str:
+    """``requested`` as one of :data:`DEVICES`, or a one-line error."""
     name = str(requested).strip().lower()
     if name not in DEVICES:
         raise EdgeMLError(f"unknown device {requested!r}", hint="use --device cpu, gpu or auto")
