@@ -86,6 +86,9 @@ class SearchConfig:
     #: the exact feature spec (FeatureSpec.to_dict()); set by the joint feature search for
     #: each kind's run once its parameters were chosen (edgeml.features.tune)
     feature_spec: dict[str, Any] | None = None
+    # where trials train: "auto" (a GPU if TensorFlow sees one), "cpu" or "gpu"; not a
+    # setting of the run's results: --resume may change it (each trial records its device)
+    device: str = "auto"
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -149,6 +152,9 @@ def _validate(cfg: SearchConfig) -> None:
     if not 0 <= cfg.ensemble_min_gain < 1:
         raise EdgeMLError(f"--ensemble-min-gain must be in [0, 1) (got {cfg.ensemble_min_gain})",
                           hint="e.g. 0.005 for half a point of accuracy")
+    from .search.device import check_device
+
+    check_device(cfg.device)
 
 
 def load_keras(path: str | Path, space: Any = None) -> Any:
@@ -233,7 +239,7 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
                                    "trials": per, "run_dir": str(sub)})
         try:
             if (sub / RUN_FILE).exists():
-                res = resume_search(sub, trials=per, on_event=emit)
+                res = resume_search(sub, trials=per, device=cfg.device, on_event=emit)
             else:
                 res = run_search(replace(cfg, features=spec.kind, feature_spec=spec.to_dict(),
                                          out=str(sub), trials=per,
@@ -412,6 +418,7 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
     """
     emit = on_event or (lambda kind, rec: None)
     _validate(cfg)
+    _plan(cfg)  # --device gpu without a GPU fails here, before any run directory exists
     if arrays is not None and cfg.data is not None:
         raise EdgeMLError(f"both arrays and a data file ({cfg.data!r}) were given",
                           hint="pass the data one way")
@@ -447,8 +454,9 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
 
 
 def resume_search(run_dir: str | Path, *, trials: int | None = None,
-                  on_event: Event | None = None) -> RunResult:
-    """Finish (or extend to ``trials``) the run in ``run_dir``; finished trials are not rerun."""
+                  device: str | None = None, on_event: Event | None = None) -> RunResult:
+    """Finish (or extend to ``trials``) the run in ``run_dir``; finished trials are not rerun.
+    ``device`` (None: the run's own) may differ from the device the run started on."""
     emit = on_event or (lambda kind, rec: None)
     t_start = time.perf_counter()
     run = RunDir.open(run_dir)
@@ -468,8 +476,11 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
                           hint="the run directory is damaged; start a new run") from exc
     if trials is not None:
         cfg = replace(cfg, trials=int(trials))
+    if device is not None:
+        cfg = replace(cfg, device=device)
     cfg = replace(cfg, out=str(run_dir))
     _validate(cfg)
+    _plan(cfg)
     if _joint(cfg):
         return _feature_search(cfg, emit, resume=True)
     prepare_output_dir(run_dir, label="--resume", hint="make the run directory writable")
@@ -497,8 +508,9 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     for name in (*RESULT_FILES, *OLD_RESULT_FILES):  # report.json first: no longer complete
         (run_dir / name).unlink(missing_ok=True)
     (run_dir / "FAILED.txt").unlink(missing_ok=True)
-    if cfg.trials != meta["config"].get("trials"):
-        meta["config"]["trials"] = cfg.trials
+    if cfg.trials != meta["config"].get("trials") or \
+            cfg.device != meta["config"].get("device", cfg.device):
+        meta["config"].update(trials=cfg.trials, device=cfg.device)
         dump_json(meta_path, meta)
     return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False,
                     features=features)
@@ -566,13 +578,15 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     t0 = time.perf_counter()
     result = None
     records: list[Trial] = []
+    plan = _plan(cfg)
     if cfg.networks:
         max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)
         oracle = make_oracle(cfg.strategy, max_draws=(cfg.trials + 1) * (max_rejects + 1),
                              seed=cfg.seed, epochs=cfg.epochs)
         tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, targets=targets,
                           limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed, directory=run_dir,
-                          objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit)
+                          objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit,
+                          device=plan.device, mixed_precision=plan.mixed_precision)
         result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
         records = sorted(result.trials, key=lambda r: r.number)
     t_search = time.perf_counter() - t0
@@ -634,7 +648,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                    "retried": result.retried if result else 0,
                    "replayed": result.replayed if result else 0,
                    "budget_used": round(result.budget_used, 3) if result else 0.0,
-                   "stop_reason": result.stop_reason if result else ""},
+                   "stop_reason": result.stop_reason if result else "",
+                   "device": {**plan.as_dict(), "trials": _trials_by_device(records)}},
         "trials": [{**r.to_json(), "pareto": r.trial_id in front,
                     "chosen": r.trial_id == chosen_id} for r in all_records],
         "smallest_candidates": [r.to_json() for r in (result.smallest if result else [])],
@@ -668,6 +683,23 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
             files["pareto.png"] = png
         files["report.json"] = dump_json(run_dir / "report.json", report)  # written last
     return RunResult(run_dir=run_dir, report=report, files=files)
+
+
+def _plan(cfg: SearchConfig) -> Any:
+    """Where this search trains (:class:`~edgeml.search.device.DevicePlan`)."""
+    from .search.device import resolve_device
+
+    return resolve_device(cfg.device)
+
+
+def _trials_by_device(records: list[Trial]) -> dict[str, int]:
+    """Trained trials per device ("cpu": 3, "gpu:0": 7), resumed ones included."""
+    out: dict[str, int] = {}
+    for r in records:
+        if r.trained:
+            key = r.device or "unrecorded"
+            out[key] = out.get(key, 0) + 1
+    return out
 
 
 def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: Target,

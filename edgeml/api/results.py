@@ -28,7 +28,7 @@ ESTIMATE_COLUMNS = ("flash_bytes", "model_bytes", "ram_bytes", "arena_bytes", "l
                     "energy_uj", "macs")
 TRIAL_COLUMNS = ("trial_id", "status", "feasible", "pareto", "chosen", "int8_val_accuracy",
                  "float_val_accuracy", *ESTIMATE_COLUMNS, "broken", "epochs_run",
-                 "train_seconds")
+                 "train_seconds", "device")
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,7 @@ def trials_frame(report: Mapping[str, Any]) -> Any:
             "int8_val_accuracy": t.int8_val_accuracy, "float_val_accuracy": t.float_val_accuracy,
             **{k: est.get(k) for k in ESTIMATE_COLUMNS},
             "broken": "; ".join(t.broken) or None, "epochs_run": t.epochs_run,
-            "train_seconds": t.train_seconds}
+            "train_seconds": t.train_seconds, "device": t.device}
         for k, v in t.hyperparameters.items():
             row[f"hp_{k}" if k in TRIAL_COLUMNS else k] = v
         rows.append(row)

@@ -30,7 +30,10 @@ from .features import add_feature_options
 _FIELDS = {"accuracy_tolerance": "tolerance"}
 # Options left unset (None) take SearchConfig's default, so --resume can tell which were given.
 _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "objective",
-              "accuracy_tolerance", "max_int8_drop", "models", "ensemble", "ensemble_min_gain")
+              "accuracy_tolerance", "max_int8_drop", "models", "ensemble", "ensemble_min_gain",
+              "device")
+# Options --resume takes (the run's recorded value when left out).
+_RESUMABLE = ("trials", "device")
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
@@ -184,16 +187,17 @@ def search_defaults() -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from .. import api
+    from ..search.device import resolve_device
 
     if args.resume:
         given = ["--" + k.replace("_", "-") for k in _RUN_SETTINGS if getattr(args, k) is not None]
         if given:
             raise EdgeMLError(f"--resume takes the run's settings from {args.resume}/run.json; "
                               f"drop {', '.join(given)}",
-                              hint="only --trials (to extend the run), --quiet and --json go "
-                                   "with --resume")
+                              hint="only --trials (to extend the run), --device, --quiet and "
+                                   "--json go with --resume")
     for key, value in search_defaults().items():
-        if getattr(args, key) is None and not (args.resume and key == "trials"):
+        if getattr(args, key) is None and not (args.resume and key in _RESUMABLE):
             setattr(args, key, value)
     quiet = args.quiet or args.json
     con = _SearchConsole(quiet=quiet, total=args.trials or 0)
@@ -206,11 +210,13 @@ def run(args: argparse.Namespace) -> int:
                 result = _resume_with_total(con, api.resume, args)
         else:
             limits_from_args(args)  # the limit options' own checks, worded as options
+            plan = resolve_device(args.device)  # --device gpu without a GPU: one line, no run
             out = args.out or api.default_out(args.target)
             if not quiet:
+                mixed = " in mixed precision" if plan.mixed_precision else ""
                 con.err.print(f"edgeml {__version__}: searching for {args.target} "
                               f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
-                              f"objective {args.objective})")
+                              f"objective {args.objective}, training on {plan.device}{mixed})")
             with con:
                 result = api.search(data=args.data, label=args.label, target=args.target,
                                     out=out, trials=args.trials, epochs=args.epochs,
@@ -224,7 +230,8 @@ def run(args: argparse.Namespace) -> int:
                                     group=args.group, window=args.window, hop=args.hop,
                                     rate=args.rate, test_data=args.test_data,
                                     models=args.models, ensemble=args.ensemble,
-                                    ensemble_min_gain=args.ensemble_min_gain, force=args.force,
+                                    ensemble_min_gain=args.ensemble_min_gain,
+                                    device=args.device, force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
         if con.run_dir:  # one line, printed by the command line's main()
@@ -261,10 +268,11 @@ def run(args: argparse.Namespace) -> int:
                           "trials": {k: rep["search"].get(k, 0)
                                      for k in ("trained", "rejected", "failed", "retried")},
                           "pareto": rep.get("pareto", []),
+                          "device": rep["search"].get("device"),
                           "bench_finalists": finalists,
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0
-    from ..export.report import hp_summary, trial_counts
+    from ..export.report import device_summary, hp_summary, trial_counts
 
     names = [t["name"] for t in rep.get("targets", [rep["target"]])]
     rows = [
@@ -309,6 +317,8 @@ def run(args: argparse.Namespace) -> int:
                       f"{', '.join(rep.get('pareto', [])) or '-'}"),
         ("trials", f"{trial_counts(rep['search'])}, {rep['seconds']['total']:.0f} s"),
     ]
+    if rep["search"].get("device"):
+        rows.append(("trained on", device_summary(rep["search"]["device"])))
     search = rep["search"]
     if search.get("stop_reason") and int(search["trained"]) < int(search["trials"]):
         rows.append(("stopped early", str(search["stop_reason"])))
@@ -332,7 +342,8 @@ def _resume_with_total(con: _SearchConsole, resume: Callable[..., Any],
             con.total = int(rec.get("budget") or con.total)
         con(kind, rec)
 
-    return resume(args.resume, trials=args.trials, verbose=0, on_event=on_event)
+    return resume(args.resume, trials=args.trials, device=args.device, verbose=0,
+                  on_event=on_event)
 
 
 def add_parser(sub: Any) -> None:
@@ -394,6 +405,10 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--ensemble-min-gain", type=float, default=None, metavar="G",
                    help="choose an ensemble only when its validation accuracy beats the best "
                         f"single model by more than G [default: {d['ensemble_min_gain']}]")
+    s.add_argument("--device", choices=["auto", "cpu", "gpu"], default=None,
+                   help="where trials train: a GPU when TensorFlow sees one (auto), the CPU, "
+                        "or the GPU (an error when none is visible); --resume may change it "
+                        f"[default: {d['device']}]")
     s.add_argument("--force", action="store_true",
                    help="overwrite files in --out (model_data.h, report.md, ...) that an "
                         "earlier run did not write")

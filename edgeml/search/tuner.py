@@ -70,6 +70,7 @@ from ..estimate import (
 from ..records import Trial, TrialStatus, TrialStore
 from ..targets import Target
 from ..tflite.int8 import evaluate_int8, representative_sample
+from .device import mixed_precision_default
 from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
 from .spaces import Space, SpaceError
 from .worker import TrialContext, TrialFailure, WorkerDied, make_runner, rss_bytes
@@ -174,7 +175,8 @@ class EdgeTuner:
                  epochs: int, seed: int, directory: str | Path,
                  project_name: str = ".oracle", objective: str = "accuracy",
                  tolerance: float = DEFAULT_TOLERANCE, patience: int = 5,
-                 on_event: Event | None = None, isolate: bool | None = None) -> None:
+                 on_event: Event | None = None, isolate: bool | None = None,
+                 device: str = "cpu", mixed_precision: bool | None = None) -> None:
         if objective not in OBJECTIVES:
             raise EdgeMLError(f"unknown objective {objective!r}",
                               hint=f"use --objective {', '.join(OBJECTIVES)}")
@@ -205,7 +207,9 @@ class EdgeTuner:
         self.runner = make_runner(TrialContext(
             space=self.space, x_train=dataset.x_train, y_train=dataset.y_train,
             x_val=dataset.x_val, y_val=dataset.y_val, calib=self._calib, targets=ts,
-            seed=self.seed, epochs=self.epochs, patience=self.patience), isolate=isolate)
+            seed=self.seed, epochs=self.epochs, patience=self.patience, device=device,
+            mixed_precision=(mixed_precision_default(device) if mixed_precision is None
+                             else bool(mixed_precision))), isolate=isolate)
         try:
             self.oracle = oracle
             self.tuner_id = self._attach(oracle, directory, project_name)
@@ -361,6 +365,7 @@ class EdgeTuner:
             status=TrialStatus.TRAINED, continues=res.continues,
             float_val_accuracy=res.float_val_accuracy, int8_val_accuracy=ev.accuracy,
             epochs_run=res.epochs_run, train_seconds=round(res.train_seconds, 3),
+            device=res.device,
             tflite=str(folder / "model.tflite"), keras=str(folder / "model.keras"),
             worker_rss_bytes=res.rss_bytes if self.runner.isolated else None, **checks)
         return t.with_(score=self._score(t))
