@@ -659,6 +659,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                       "trained": sum(1 for r in stage.classical.trials if r.trained),
                       "rejected": sum(1 for r in stage.classical.trials
                                       if r.status is TrialStatus.INFEASIBLE),
+                      "replayed": stage.classical.replayed,
                       "seconds": round(stage.classical.seconds, 2)},
         "ensemble": _ensemble_json(cfg, stage, use_ensemble),
         "best_single": best_single.trial_id,
