@@ -33,7 +33,7 @@ from .compress.chain import CompressOptions
 from .data import Dataset, load_dataset, save_arrays
 from .errors import DataError, EdgeMLError, ModelError, RunDirError
 from .estimate import Limits, check_limits
-from .records import RUN_FILE, RunDir, Trial, TrialStatus
+from .records import RUN_FILE, RunDir, Trial, TrialStatus, split_options
 from .targets import Target, load_target
 
 __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_run_dir",
@@ -80,7 +80,10 @@ class SearchConfig:
     window: int | None = None         # samples per window (streams) / clip (audio)
     hop: int | None = None
     rate: float | None = None         # Hz; None = inferred from a time column / the WAV files
-    test_data: str | None = None      # held-out recordings for the test split
+    test_data: str | None = None      # the user's own test set (a file, or held-out recordings)
+    val_split: float | None = None    # fraction of --data for validation; None = the default
+    test_split: float | None = None   # fraction of --data for test; None = the default
+    refit: bool = True                # retrain the chosen network on train + validation
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -144,6 +147,35 @@ def _validate(cfg: SearchConfig) -> None:
     if not 0 <= cfg.ensemble_min_gain < 1:
         raise EdgeMLError(f"--ensemble-min-gain must be in [0, 1) (got {cfg.ensemble_min_gain})",
                           hint="e.g. 0.005 for half a point of accuracy")
+    _validate_splits(cfg)
+
+
+def _validate_splits(cfg: SearchConfig) -> None:
+    """--val-split / --test-split in (0, 1), together below 1; --test-split not with
+    --test-data; the test file there."""
+    from .data.dataset import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
+
+    for opt, f, eg in (("--val-split", cfg.val_split, DEFAULT_VAL_FRACTION),
+                       ("--test-split", cfg.test_split, DEFAULT_TEST_FRACTION)):
+        if f is not None and (isinstance(f, bool) or not isinstance(f, (int, float))
+                              or not 0 < f < 1):
+            raise EdgeMLError(f"{opt} must be a fraction between 0 and 1, exclusive (got {f!r})",
+                              hint=f"e.g. {opt} {eg:g}")
+    if cfg.val_split is not None or cfg.test_split is not None:
+        val = DEFAULT_VAL_FRACTION if cfg.val_split is None else cfg.val_split
+        test = 0.0 if cfg.test_data else (DEFAULT_TEST_FRACTION if cfg.test_split is None
+                                          else cfg.test_split)
+        if val + test >= 1:
+            raise EdgeMLError(f"--val-split {val:g} and --test-split {test:g} leave nothing to "
+                              "train on", hint="make them add up to less than 1, e.g. "
+                                               "--val-split 0.15 --test-split 0.2")
+    if cfg.test_data and cfg.test_split is not None:
+        raise EdgeMLError("--test-split cuts a test split from --data, which --test-data "
+                          "replaces", hint="drop --test-split (or --test-data)")
+    if cfg.test_data and not Path(cfg.test_data).exists():
+        raise DataError(f"--test-data {cfg.test_data!r} does not exist",
+                        hint="pass the test set: a .npz (arrays x, y) or a .csv with the "
+                             "columns of --data (or held-out recordings)")
 
 
 def load_keras(path: str | Path, space: Any = None) -> Any:
@@ -281,13 +313,17 @@ def _res_spec(res: RunResult) -> Any:
     return FittedFeatures.from_dict(res.report["features"]["fitted"]).spec
 
 
-def _load_data(cfg: SearchConfig, *, seed: int | None = None) -> tuple[Dataset, Any]:
-    """The dataset, through the feature stage when the data are recordings: then also the
-    FeatureSet (fitted features, split, fixes); otherwise ``None``."""
+def _load_data(cfg: SearchConfig, *, seed: int | None = None,
+               arrays: Mapping[str, Any] | None = None) -> tuple[Dataset, Any]:
+    """The dataset (split as ``cfg`` says, with ``cfg.test_data`` as its test split when
+    given), through the feature stage when the data are recordings: then also the
+    FeatureSet (fitted features, split, fixes); otherwise ``None``. ``arrays``: the data in
+    memory instead of ``cfg.data``."""
     from .data.sources import is_recordings_source
 
     seed = cfg.seed if seed is None else seed
-    if cfg.features or is_recordings_source(cfg.data, group_column=cfg.group, rate=cfg.rate):
+    if arrays is None and (cfg.features or is_recordings_source(cfg.data, group_column=cfg.group,
+                                                                rate=cfg.rate)):
         from .features import load_feature_set
 
         if cfg.data is None:
@@ -295,12 +331,12 @@ def _load_data(cfg: SearchConfig, *, seed: int | None = None) -> tuple[Dataset, 
                               hint="pass --data")
         fs = load_feature_set(cfg.data, label_column=cfg.label, group_column=cfg.group,
                               kind=cfg.features, window=cfg.window, hop=cfg.hop, rate=cfg.rate,
-                              test_data=cfg.test_data, seed=seed)
+                              test_data=cfg.test_data, seed=seed, val_fraction=cfg.val_split,
+                              test_fraction=cfg.test_split)
         return fs.dataset, fs
-    if cfg.test_data:
-        raise EdgeMLError("--test-data takes held-out recordings",
-                          hint="use it with --data a folder of recordings or a stream CSV")
-    return load_dataset(cfg.data, label_column=cfg.label, seed=seed), None
+    return load_dataset(cfg.data if arrays is None else arrays, label_column=cfg.label,
+                        seed=seed, val_fraction=cfg.val_split, test_fraction=cfg.test_split,
+                        test_data=cfg.test_data), None
 
 
 def _charge_features(cfg: SearchConfig, targets: list[Target], fs: Any
@@ -361,10 +397,7 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
         return _feature_search(cfg, emit, resume=False)
     t_start = time.perf_counter()
     targets = [load_target(n) for n in cfg.target_names]
-    if arrays is not None:
-        dataset, fs = load_dataset(arrays, label_column=cfg.label, seed=cfg.seed), None
-    else:
-        dataset, fs = _load_data(cfg)
+    dataset, fs = _load_data(cfg, arrays=arrays)
     emit("data", dataset.summary())
     search_cfg, targets, features = _charge_features(cfg, targets, fs)
     if features:
@@ -383,6 +416,7 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
     dump_json(run_dir / RUN_FILE, {
         "edgeml_version": _version(), "created": datetime.now().isoformat(timespec="seconds"),
         "config": _config_dict(cfg), "dataset_fingerprint": dataset.fingerprint,
+        **_test_record(dataset),
         "space": {"name": space.name, "source": space.source, "digest": space.digest}})
     return _guarded(search_cfg, targets, dataset, space, run_dir, emit, t_start, created=created,
                     features=features)
@@ -403,6 +437,11 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         # a run started before the classical stage searched networks only: it stays so
         conf.setdefault("models", "nn")
         conf.setdefault("ensemble", False)
+        # a run started before the split options: the fixed fractions it was split with
+        # (no small-data rule), and no final retrain (it keeps the settings it started with)
+        if "val_split" not in conf:
+            conf.update(val_split=0.15, test_split=None if conf.get("test_data") else 0.2)
+        conf.setdefault("refit", False)
         known = set(SearchConfig.__dataclass_fields__)
         cfg = SearchConfig(**{k: v for k, v in conf.items() if k in known})
     except (ValueError, TypeError) as exc:
@@ -418,6 +457,10 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     targets = [load_target(n) for n in cfg.target_names]
     cfg = replace(cfg, data=_recorded_data(run, cfg.data))
     dataset, fs = _load_data(cfg)
+    recorded = (meta.get("test_data") or {}).get("fingerprint")
+    if recorded and (dataset.extra.get("test_data") or {}).get("fingerprint") != recorded:
+        raise EdgeMLError(f"--resume {run_dir}: the test data {cfg.test_data!r} changed since "
+                          "the run started", hint="restore the test file or start a new run")
     if meta.get("dataset_fingerprint") and dataset.fingerprint != meta["dataset_fingerprint"]:
         raise EdgeMLError(f"--resume {run_dir}: the data {cfg.data or 'digits'!r} changed since "
                           "the run started", hint="restore the data file or start a new run")
@@ -444,6 +487,12 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         dump_json(meta_path, meta)
     return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False,
                     features=features)
+
+
+def _test_record(dataset: Dataset) -> dict[str, Any]:
+    """What run.json keeps about a separate test set (file and fingerprint), if any."""
+    info = dataset.extra.get("test_data")
+    return {"test_data": dict(info)} if info else {}
 
 
 def _recorded_data(run: RunDir, data: str | None) -> str | None:
@@ -882,7 +931,7 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
         dataset, _ = _load_data(scfg, seed=seed)
     else:
         dataset = load_dataset(source, label_column=label or conf.get("label") or "label",
-                               seed=seed)
+                               seed=seed, **split_options(conf))
     if report["dataset"].get("fingerprint") and \
             dataset.fingerprint != report["dataset"]["fingerprint"]:
         raise EdgeMLError(f"the data {source or 'digits'!r} differs from the data of run {run_dir}",

@@ -28,14 +28,18 @@ from .features import add_feature_options
 
 # option -> SearchConfig field, where the names differ
 _FIELDS = {"accuracy_tolerance": "tolerance"}
+# option -> its flag, where the flag is not the option's name
+_FLAGS = {"refit": "--no-refit", "ensemble": "--no-ensemble"}
 # Options left unset (None) take SearchConfig's default, so --resume can tell which were given.
 _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "objective",
-              "accuracy_tolerance", "max_int8_drop", "models", "ensemble", "ensemble_min_gain")
+              "accuracy_tolerance", "max_int8_drop", "models", "ensemble", "ensemble_min_gain",
+              "refit")
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
                  "prune", "structured", "qat", "max_int8_drop", "features", "group", "window",
-                 "hop", "rate", "test_data", "models", "ensemble", "ensemble_min_gain")
+                 "hop", "rate", "test_data", "models", "ensemble", "ensemble_min_gain",
+                 "val_split", "test_split", "refit")
 
 class _SearchConsole:
     """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
@@ -180,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
     from .. import api
 
     if args.resume:
-        given = ["--" + k.replace("_", "-") for k in _RUN_SETTINGS if getattr(args, k) is not None]
+        given = [_FLAGS.get(k, "--" + k.replace("_", "-")) for k in _RUN_SETTINGS
+                 if getattr(args, k) is not None]
         if given:
             raise EdgeMLError(f"--resume takes the run's settings from {args.resume}/run.json; "
                               f"drop {', '.join(given)}",
@@ -218,7 +223,9 @@ def run(args: argparse.Namespace) -> int:
                                     group=args.group, window=args.window, hop=args.hop,
                                     rate=args.rate, test_data=args.test_data,
                                     models=args.models, ensemble=args.ensemble,
-                                    ensemble_min_gain=args.ensemble_min_gain, force=args.force,
+                                    ensemble_min_gain=args.ensemble_min_gain,
+                                    val_split=args.val_split, test_split=args.test_split,
+                                    refit=args.refit, force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
         if con.run_dir:  # one line, printed by the command line's main()
@@ -369,6 +376,15 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
     add_limit_options(s)
+    s.add_argument("--val-split", type=FRACTION, default=None, metavar="F",
+                   help="fraction of --data held out for validation (ranks the candidates) "
+                        "[default: 0.15; small data: up to 0.225 so that each class has 5]")
+    s.add_argument("--test-split", type=FRACTION, default=None, metavar="F",
+                   help="fraction of --data held out for the final test [default: 0.2; small "
+                        "data: up to 0.3 so that each class has 5; none with --test-data]")
+    s.add_argument("--no-refit", dest="refit", action="store_false", default=None,
+                   help="ship the chosen network as the search trained it, instead of "
+                        "training it again on train + validation")
     add_feature_options(s, search=True)
     s.add_argument("--prune", type=FRACTION, default=None, metavar="S",
                    help="compress the chosen model: magnitude-prune its kernels to sparsity S")
