@@ -595,17 +595,21 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     t1 = time.perf_counter()
     art, model_bytes, texts = None, b"", {}
     if chosen_trial.family is None:  # a network: the int8 model in TFLM
-        best, model_bytes, art = _finish_network(cfg, chosen_trial, dataset, target, run,
+        best, model_bytes, art = _finish_network(cfg, chosen_trial, dataset, targets, run,
                                                  emit, space, features=features)
     else:
         best, texts = _finish_predict(chosen_trial, stage, dataset, target, run, singles,
                                       features=features)
+        best["refit"] = {"enabled": bool(cfg.refit), "shipped": False,
+                         "reason": "classical models and ensembles are not retrained (they "
+                                   "were fitted on the training split only)"}
     t_final = time.perf_counter() - t1
 
     seconds = dict(result.seconds) if result else {}
     seconds = {k: round(v, 2) for k, v in seconds.items()}
+    refit_s = float((best.get("refit") or {}).get("seconds") or 0.0)
     seconds.update(search=round(t_search, 2), classical=round(stage.classical.seconds, 2),
-                   final_test_eval=round(t_final, 2),
+                   refit=round(refit_s, 2), final_test_eval=round(t_final - refit_s, 2),
                    total=round(time.perf_counter() - t_start, 2))
     net_trained = sum(1 for r in records if r.trained)
     report = {
@@ -661,16 +665,20 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     return RunResult(run_dir=run_dir, report=report, files=files)
 
 
-def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: Target,
-                    run: RunDir, emit: Event, space: Any, *,
+def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset,
+                    targets: list[Target], run: RunDir, emit: Event, space: Any, *,
                     features: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes, Any]:
-    """Compress (when asked) and test the chosen network; its artifact to write."""
+    """Retrain (unless turned off), compress (when asked) and test the chosen network;
+    its artifact to write."""
     from .export import ModelArtifact
     from .tflite.int8 import evaluate_int8
 
+    target = targets[0]
     best = chosen.to_json()
     best.update(tflite=str(run.resolve(best["tflite"])), keras=str(run.resolve(best["keras"])))
     model_bytes = Path(best["tflite"]).read_bytes()
+    best, model_bytes = _refit_chosen(cfg, chosen, best, model_bytes, dataset, targets, run,
+                                      emit, space)
     best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run.path, emit,
                                          space)
     test = evaluate_int8(model_bytes, dataset.x_test, dataset.y_test)
@@ -681,6 +689,69 @@ def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: 
                                    where="the chosen model",
                                    features=(features or {}).get("fitted"))
     return best, model_bytes, art
+
+
+#: what the report keeps of the search's own model when the retrained one ships
+_SEARCH_MODEL_KEYS = ("tflite", "keras", "int8_val_accuracy", "float_val_accuracy", "epochs_run",
+                      "best_epoch", "estimate", "costs", "targets", "violations")
+
+
+def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_bytes: bytes,
+                  dataset: Dataset, targets: list[Target], run: RunDir, emit: Event,
+                  space: Any) -> tuple[dict[str, Any], bytes]:
+    """The final retrain on train + validation (:mod:`edgeml.search.refit`): the retrained
+    model ships unless it breaks a limit or fails; ``best["refit"]`` says what happened and
+    ``best["search_model"]`` keeps the search's model and its numbers."""
+    from .errors import OutputError
+    from .search.refit import REFIT_DIR, refit_chosen
+    from .tflite.int8 import evaluate_int8
+
+    if not cfg.refit:
+        best["refit"] = {"enabled": False, "shipped": False,
+                         "reason": "turned off: the search's model ships as trained"}
+        return best, model_bytes
+    folder = run.path / REFIT_DIR
+    shutil.rmtree(folder, ignore_errors=True)  # an earlier, interrupted retrain
+    search_model = {k: best[k] for k in _SEARCH_MODEL_KEYS if best.get(k) is not None}
+    search_model["train_samples"] = int(len(dataset.y_train))
+    search_model["int8_test_accuracy"] = evaluate_int8(model_bytes, dataset.x_test,
+                                                       dataset.y_test).accuracy
+    search_model["float_test_accuracy"] = float(load_keras(best["keras"], space).evaluate(
+        dataset.x_test, dataset.y_test, verbose=0)[-1])
+    best["search_model"] = search_model
+    try:
+        r = refit_chosen(chosen, dataset=dataset, space=space, targets=targets,
+                         limits=cfg.limits, seed=cfg.seed, epochs=cfg.epochs, folder=folder,
+                         on_event=emit)
+    except (KeyboardInterrupt, SystemExit, OutputError):
+        raise
+    except Exception as exc:  # the search's model is still a good one: ship it
+        from .search.spaces import describe_error
+
+        reason = f"the retrain failed ({describe_error(exc)})"
+        best["refit"] = {"enabled": True, "shipped": False, "reason": reason}
+        emit("refit_done", best["refit"])
+        return best, model_bytes
+    info: dict[str, Any] = {
+        "enabled": True, "epochs": r.epochs, "epochs_from": r.epochs_from,
+        "samples": r.samples, "int8_test_accuracy": r.int8_test_accuracy,
+        "float_test_accuracy": float(load_keras(r.keras, space).evaluate(
+            dataset.x_test, dataset.y_test, verbose=0)[-1]),
+        "tflite": str(r.tflite), "keras": str(r.keras), "estimate": r.checks["estimate"],
+        "costs": r.checks["costs"], "feasible": r.feasible, "train_seconds": r.train_seconds,
+        "seconds": r.seconds}
+    if not r.feasible:
+        info.update(shipped=False, reason="the retrained model breaks a limit ("
+                    + "; ".join(r.checks["broken"]) + ")")
+        best["refit"] = info
+        emit("refit_done", info)
+        return best, model_bytes
+    info.update(shipped=True, reason="")
+    best.update(tflite=str(r.tflite), keras=str(r.keras), refit=info,
+                **{k: r.checks[k] for k in ("estimate", "targets", "violations", "costs",
+                                            "feasible", "broken")})
+    emit("refit_done", info)
+    return best, r.model_bytes
 
 
 def _finish_predict(chosen: Trial, stage: Any, dataset: Dataset, target: Target, run: RunDir,

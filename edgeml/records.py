@@ -97,6 +97,7 @@ class Trial:
     float_val_accuracy: float | None = None
     int8_val_accuracy: float | None = None
     epochs_run: int | None = None
+    best_epoch: int | None = None    # the epoch EarlyStopping kept (the final retrain's epochs)
     train_seconds: float | None = None
     tflite: str | None = None
     keras: str | None = None

@@ -169,6 +169,27 @@ class _SearchConsole:
             self._update(self.used)
         elif kind == "final":
             self._update(self.total, "testing the chosen model")
+        elif kind == "refit":
+            self.line(f"final retrain: trial {rec['trial_id']} on train + validation "
+                      f"({rec['samples']} samples, {rec['epochs']} epochs)")
+            self._update(self.total, "final retrain")
+        elif kind == "refit_epoch":
+            self._update(self.total, f"final retrain, epoch {rec['epoch']}/{rec['epochs']}")
+        elif kind == "refit_done" and not rec.get("shipped"):
+            self.line(f"final retrain: {rec['reason']}; the search's model ships",
+                      style="yellow")
+
+
+def refit_line(best: dict[str, Any]) -> str:
+    """The final retrain in one line: what it trained on, both models' test accuracy."""
+    r, m = best["refit"], best["search_model"]
+    if "samples" not in r:
+        return str(r.get("reason", ""))
+    text = (f"on train + validation ({r['samples']} samples, {r['epochs']} epochs): int8 test "
+            f"{r['int8_test_accuracy']:.4f}, search model ({m['train_samples']} samples) "
+            f"{m['int8_test_accuracy']:.4f}")
+    return text + ("; the retrained model ships" if r.get("shipped") else
+                   f"; {r['reason']}, so the search's model ships")
 
 
 def search_defaults() -> dict[str, Any]:
@@ -285,6 +306,8 @@ def run(args: argparse.Namespace) -> int:
         rows[1] = ("accuracy (test, as deployed)", f"{best['int8_test_accuracy']:.4f}")
         rows[2] = ("flash", f"{est['model_bytes'] / KB:.1f} KB of model data, plus its code")
         rows[3] = ("RAM", f"{est['ram_bytes'] / KB:.2f} KB peak")
+    if (best.get("refit") or {}).get("enabled") and best.get("search_model"):
+        rows.append(("final retrain", refit_line(best)))
     if best.get("compression"):
         rows.append(("compression", compression_line(best["compression"])))
     if rep.get("features"):
