@@ -259,8 +259,9 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
             if (sub / RUN_FILE).exists():
                 res = resume_search(sub, trials=per, on_event=emit)
             else:
-                res = run_search(replace(cfg, features=spec.kind, out=str(sub), trials=per),
-                                 on_event=emit)
+                # candidates are compared as searched; only the chosen one is retrained
+                res = run_search(replace(cfg, features=spec.kind, out=str(sub), trials=per,
+                                         refit=False), on_event=emit)
         except BudgetError as exc:
             rows.append({"kind": spec.kind, "describe": spec.describe(), "status": "infeasible",
                          "reason": exc.message})
@@ -288,6 +289,8 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
                           hint="; ".join(f"{r['kind']}: {r.get('reason', '')}" for r in rows)
                           or "relax the limits")
     res = results[chosen["kind"]]
+    if cfg.refit:
+        res = _refit_candidate(res, per, emit)
     files: dict[str, Path] = {}
     for name in RESULT_FILES:
         if name not in ("report.json", "report.md") and name in res.files:
@@ -305,6 +308,20 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
     files["report.json"] = dump_json(run_dir / "report.json", report)
     emit("feature_choice", report["feature_search"])
     return RunResult(run_dir=run_dir, report=report, files=files)
+
+
+def _refit_candidate(res: RunResult, trials: int, emit: Event) -> RunResult:
+    """The chosen feature candidate's run, finished again with the final retrain (its trials
+    are replayed, not trained again); a run that has it already is returned as it is."""
+    chosen = res.report["chosen"]
+    if chosen.get("family") or (chosen.get("refit") or {}).get("enabled"):
+        return res
+    run = RunDir.open(res.run_dir)
+    meta = run.meta()
+    meta["config"]["refit"] = True
+    run.report_json.unlink(missing_ok=True)  # first: the run no longer looks complete
+    dump_json(run.run_json, meta)
+    return resume_search(res.run_dir, trials=trials, on_event=emit)
 
 
 def _res_spec(res: RunResult) -> Any:
