@@ -180,6 +180,20 @@ class _SearchConsole:
                       style="yellow")
 
 
+def _refit_json(best: dict[str, Any]) -> dict[str, Any] | None:
+    """The final retrain for ``--json``: what ran and both models' test accuracy."""
+    r = best.get("refit")
+    if not r:
+        return None
+    out = {k: r[k] for k in ("enabled", "shipped", "epochs", "samples", "int8_test_accuracy",
+                             "float_test_accuracy", "reason") if k in r}
+    m = best.get("search_model")
+    if m:
+        out["search_model"] = {k: m.get(k) for k in ("train_samples", "int8_test_accuracy",
+                                                     "float_test_accuracy")}
+    return out
+
+
 def refit_line(best: dict[str, Any]) -> str:
     """The final retrain in one line: what it trained on, both models' test accuracy."""
     r, m = best["refit"], best["search_model"]
@@ -283,6 +297,7 @@ def run(args: argparse.Namespace) -> int:
                           "trials": {k: rep["search"].get(k, 0)
                                      for k in ("trained", "rejected", "failed", "retried")},
                           "pareto": rep.get("pareto", []),
+                          "refit": _refit_json(best),
                           "bench_finalists": finalists,
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0

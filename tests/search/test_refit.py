@@ -118,8 +118,10 @@ def test_no_refit_ships_the_trials_own_model(tmp_path, capfd):
 
     run = tmp_path / "run"
     assert main(["search", "--models", "nn", "--trials", "1", "--epochs", "1", "--no-refit",
-                 "--val-split", "0.1", "--test-split", "0.1", "--quiet",
+                 "--val-split", "0.1", "--test-split", "0.1", "--json",
                  "--out", str(run)]) == 0
+    out = json.loads(capfd.readouterr().out)
+    assert out["refit"]["enabled"] is False and not out["refit"]["shipped"]
     rep = json.loads((run / "report.json").read_text())
     assert (run / "model.tflite").read_bytes() == \
         (run / "trials" / "trial_0000" / "model.tflite").read_bytes()
