@@ -720,7 +720,7 @@ def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_
     model ships unless it breaks a limit or fails; ``best["refit"]`` says what happened and
     ``best["search_model"]`` keeps the search's model and its numbers."""
     from .errors import OutputError
-    from .search.refit import REFIT_DIR, refit_chosen
+    from .search.refit import REFIT_DIR, refit_chosen, refit_runner
     from .tflite.int8 import evaluate_int8
 
     if not cfg.refit:
@@ -729,26 +729,35 @@ def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_
         return best, model_bytes
     folder = run.path / REFIT_DIR
     shutil.rmtree(folder, ignore_errors=True)  # an earlier, interrupted retrain
-    search_model = {k: best[k] for k in _SEARCH_MODEL_KEYS if best.get(k) is not None}
-    search_model["train_samples"] = int(len(dataset.y_train))
-    search_model["int8_test_accuracy"] = evaluate_int8(model_bytes, dataset.x_test,
-                                                       dataset.y_test).accuracy
-    search_model["float_test_accuracy"] = float(load_keras(best["keras"], space).evaluate(
-        dataset.x_test, dataset.y_test, verbose=0)[-1])
-    best["search_model"] = search_model
+    # the worker loads TensorFlow while the search's model is tested here
+    runner = refit_runner(dataset=dataset, space=space, targets=targets, seed=cfg.seed)
     try:
-        r = refit_chosen(chosen, dataset=dataset, space=space, targets=targets,
-                         limits=cfg.limits, seed=cfg.seed, epochs=cfg.epochs, folder=folder,
-                         on_event=emit)
-    except (KeyboardInterrupt, SystemExit, OutputError):
-        raise
-    except Exception as exc:  # the search's model is still a good one: ship it
-        from .search.spaces import describe_error
+        search_model = {k: best[k] for k in _SEARCH_MODEL_KEYS if best.get(k) is not None}
+        search_model["train_samples"] = int(len(dataset.y_train))
+        search_model["int8_test_accuracy"] = evaluate_int8(model_bytes, dataset.x_test,
+                                                           dataset.y_test).accuracy
+        search_model["float_test_accuracy"] = float(load_keras(best["keras"], space).evaluate(
+            dataset.x_test, dataset.y_test, verbose=0)[-1])
+        best["search_model"] = search_model
+        try:
+            r = refit_chosen(chosen, dataset=dataset, space=space, targets=targets,
+                             limits=cfg.limits, seed=cfg.seed, epochs=cfg.epochs,
+                             folder=folder, on_event=emit, runner=runner)
+        except (KeyboardInterrupt, SystemExit, OutputError):
+            raise
+        except Exception as exc:  # the search's model is still a good one: ship it
+            from .search.spaces import describe_error
+            from .search.worker import TrialFailure
 
-        reason = f"the retrain failed ({describe_error(exc)})"
-        best["refit"] = {"enabled": True, "shipped": False, "reason": reason}
-        emit("refit_done", best["refit"])
-        return best, model_bytes
+            what = describe_error(exc)
+            if isinstance(exc, TrialFailure):  # raised in the worker: its own class
+                what = f"{exc.kind}: {what.split(': ', 1)[-1]}"
+            reason = f"the retrain failed ({what})"
+            best["refit"] = {"enabled": True, "shipped": False, "reason": reason}
+            emit("refit_done", best["refit"])
+            return best, model_bytes
+    finally:
+        runner.close()
     info: dict[str, Any] = {
         "enabled": True, "epochs": r.epochs, "epochs_from": r.epochs_from,
         "samples": r.samples, "int8_test_accuracy": r.int8_test_accuracy,

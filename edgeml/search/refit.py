@@ -30,9 +30,9 @@ from ..records import Trial
 from ..targets import Target
 from .spaces import Space
 from .tuner import calibration_sample, check_fields, trained_estimates
-from .worker import TrialContext, make_runner
+from .worker import InProcessRunner, TrialContext, WorkerRunner, make_runner
 
-__all__ = ["Refit", "refit_epochs", "refit_chosen", "REFIT_DIR"]
+__all__ = ["Refit", "refit_epochs", "refit_chosen", "refit_runner", "REFIT_DIR"]
 
 #: where a run keeps the retrained model (model.keras, model.tflite)
 REFIT_DIR = "refit"
@@ -70,10 +70,24 @@ def refit_epochs(trial: Trial, default: int) -> tuple[int, str]:
     return max(1, int(default)), "epochs"
 
 
+def refit_runner(*, dataset: Dataset, space: Space, targets: Sequence[Target], seed: int,
+                 isolate: bool | None = None) -> InProcessRunner | WorkerRunner:
+    """The runner for the final retrain, with the search's data and calibration set; a
+    worker process starts (and loads TensorFlow) at once, while the caller does other work.
+    The caller closes it."""
+    ctx = TrialContext(space=space, x_train=dataset.x_train, y_train=dataset.y_train,
+                       x_val=dataset.x_val, y_val=dataset.y_val,
+                       calib=calibration_sample(dataset.x_train, seed), targets=tuple(targets),
+                       seed=seed, epochs=1, patience=0)
+    return make_runner(ctx, isolate=isolate)
+
+
 def refit_chosen(chosen: Trial, *, dataset: Dataset, space: Space, targets: Sequence[Target],
                  limits: Limits, seed: int, epochs: int, folder: str | Path,
-                 on_event: Event | None = None, isolate: bool | None = None) -> Refit:
-    """Retrain ``chosen`` on train + validation in a worker process; save and measure it."""
+                 on_event: Event | None = None,
+                 runner: InProcessRunner | WorkerRunner | None = None) -> Refit:
+    """Retrain ``chosen`` on train + validation (in ``runner``, by default a new
+    :func:`refit_runner`); save and measure it."""
     import keras_tuner as kt
 
     from ..tflite.int8 import evaluate_int8
@@ -85,22 +99,21 @@ def refit_chosen(chosen: Trial, *, dataset: Dataset, space: Space, targets: Sequ
     emit("refit", {"trial_id": chosen.trial_id, "epochs": n_epochs, "epochs_from": source,
                    "samples": samples})
     folder = Path(folder)
-    ctx = TrialContext(space=space, x_train=dataset.x_train, y_train=dataset.y_train,
-                       x_val=dataset.x_val, y_val=dataset.y_val,
-                       calib=calibration_sample(dataset.x_train, seed), targets=tuple(targets),
-                       seed=seed, epochs=n_epochs, patience=0)
     hp = kt.HyperParameters()
     hp.values.update(chosen.hyperparameters)
 
     def _epoch(epoch: int, total: int) -> None:
         emit("refit_epoch", {"trial_id": chosen.trial_id, "epoch": epoch, "epochs": total})
 
-    runner = make_runner(ctx, isolate=isolate)
+    own = runner is None
+    if runner is None:
+        runner = refit_runner(dataset=dataset, space=space, targets=targets, seed=seed)
     try:
         res = runner.refit(hp.get_config(), seed + chosen.number, epochs=n_epochs,
                            folder=str(folder), on_epoch=_epoch)
     finally:
-        runner.close()
+        if own:
+            runner.close()
     ev = evaluate_int8(res.model_bytes, dataset.x_test, dataset.y_test)  # bisects the arena
     host_arena = int(ev.tflm.bisected_bytes or ev.tflm.arena_bytes)
     checks = check_fields(trained_estimates(res.model_bytes, host_arena, targets), targets,

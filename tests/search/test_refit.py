@@ -158,3 +158,47 @@ def test_refit_step_runs_in_the_worker_process(digits, tmp_path):
     assert res.samples == len(digits.y_train) + len(digits.y_val)
     assert res.epochs == 2 and epochs == [(1, 2), (2, 2)]
     assert res.model_bytes[4:8] == b"TFL3" and (tmp_path / "refit" / "model.keras").is_file()
+
+
+# A user space whose model refuses to train without validation data: the search trains
+# it, the final retrain (train + validation, no validation data) fails.
+NEEDS_VALIDATION = '''
+import tf_keras as keras
+
+
+class NeedsValidation(keras.Model):
+    def fit(self, *args, **kwargs):
+        if kwargs.get("validation_data") is None:
+            raise RuntimeError("this model trains only with validation data")
+        return super().fit(*args, **kwargs)
+
+
+def build(hp):
+    inputs = keras.Input(shape=(8, 8, 1))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(hp.Choice("units", [16, 32]), activation="relu")(x)
+    model = NeedsValidation(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+'''
+
+
+def test_a_failed_retrain_ships_the_search_model_and_says_why(tmp_path):
+    from edgeml.pipeline import SearchConfig, run_search
+
+    space = tmp_path / "needs_validation.py"
+    space.write_text(NEEDS_VALIDATION)
+    run = tmp_path / "run"
+    res = run_search(SearchConfig(trials=1, epochs=1, space=str(space), models="nn",
+                                  out=str(run)))
+    refit = res.report["chosen"]["refit"]
+    assert refit["enabled"] and not refit["shipped"]
+    assert refit["reason"] == ("the retrain failed (RuntimeError: this model trains only with "
+                               "validation data)")
+    assert (run / "model.tflite").read_bytes() == \
+        (run / "trials" / "trial_0000" / "model.tflite").read_bytes()
+    assert res.report["chosen"]["int8_test_accuracy"] == \
+        res.report["chosen"]["search_model"]["int8_test_accuracy"]
+    assert "the retrain failed (RuntimeError: this model trains only with validation data); " \
+           "the search's model ships." in (run / "report.md").read_text()
