@@ -25,9 +25,10 @@ fraction of the samples (default :data:`DEFAULT_VAL_FRACTION` and
 :data:`DEFAULT_TEST_FRACTION`). The rule for small data, with the default
 fractions only: a split that would get fewer than :data:`MIN_EVAL_PER_CLASS`
 samples per class grows towards that many per class, up to 1.5 times its default
-fraction (so training keeps at least half of the data). Every split has at least
-one sample per class, and every class must keep at least one training sample.
-Fractions given explicitly are used as given (at least one sample per class).
+fraction (so training keeps about half of the data or more). Every split has at least
+as many samples as there are classes (stratified, when every class has 3 or more),
+and every class must keep at least one training sample. Fractions given explicitly
+are used as given (with that minimum).
 """
 
 from __future__ import annotations
