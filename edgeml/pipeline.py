@@ -81,6 +81,9 @@ class SearchConfig:
     hop: int | None = None
     rate: float | None = None         # Hz; None = inferred from a time column / the WAV files
     test_data: str | None = None      # held-out recordings for the test split
+    # where trials run (not part of the result: --resume may change them)
+    workers: int | None = None        # trial slots at once; None = what the machine can use
+    cluster: str | None = None        # a Ray cluster's address (HOST:PORT) to run the slots on
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -134,6 +137,9 @@ def _validate(cfg: SearchConfig) -> None:
         raise EdgeMLError(f"--accuracy-tolerance must be in [0, 1) (got {cfg.tolerance})",
                           hint="e.g. 0.02 for two points of accuracy")
     check_limits(cfg.limits)
+    if cfg.workers is not None and (isinstance(cfg.workers, bool) or int(cfg.workers) < 1):
+        raise EdgeMLError(f"--workers must be at least 1 (got {cfg.workers})",
+                          hint="e.g. --workers 2, or leave it out to use every core")
     _compress_options(cfg, {}).validate()
     from .classical import MODEL_CHOICES
 
@@ -225,7 +231,8 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
                                    "trials": per, "run_dir": str(sub)})
         try:
             if (sub / RUN_FILE).exists():
-                res = resume_search(sub, trials=per, on_event=emit)
+                res = resume_search(sub, trials=per, on_event=emit, workers=cfg.workers,
+                                    cluster=cfg.cluster)
             else:
                 res = run_search(replace(cfg, features=spec.kind, out=str(sub), trials=per),
                                  on_event=emit)
@@ -389,8 +396,10 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
 
 
 def resume_search(run_dir: str | Path, *, trials: int | None = None,
-                  on_event: Event | None = None) -> RunResult:
-    """Finish (or extend to ``trials``) the run in ``run_dir``; finished trials are not rerun."""
+                  on_event: Event | None = None, workers: int | None = None,
+                  cluster: str | None = None) -> RunResult:
+    """Finish (or extend to ``trials``) the run in ``run_dir``; finished trials are not rerun.
+    ``workers`` / ``cluster``: where its trials run now (default: as the run was started)."""
     emit = on_event or (lambda kind, rec: None)
     t_start = time.perf_counter()
     run = RunDir.open(run_dir)
@@ -410,6 +419,10 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
                           hint="the run directory is damaged; start a new run") from exc
     if trials is not None:
         cfg = replace(cfg, trials=int(trials))
+    if workers is not None:
+        cfg = replace(cfg, workers=int(workers))
+    if cluster is not None:
+        cfg = replace(cfg, cluster=str(cluster))
     cfg = replace(cfg, out=str(run_dir))
     _validate(cfg)
     if _joint(cfg):
@@ -514,7 +527,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                              seed=cfg.seed, epochs=cfg.epochs)
         tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, targets=targets,
                           limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed, directory=run_dir,
-                          objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit)
+                          objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit,
+                          workers=cfg.workers)
         result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
         records = sorted(result.trials, key=lambda r: r.number)
     t_search = time.perf_counter() - t0

@@ -77,6 +77,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
            rate: float | None = None, test_data: str | Path | None = None,
            models: str = _D["models"], ensemble: bool = _D["ensemble"],
            ensemble_min_gain: float = _D["ensemble_min_gain"],
+           workers: int | None = None, cluster: str | None = None,
            out: str | Path | None = None, force: bool = False, verbose: int = 1,
            on_event: Event | None = None) -> Run:
     """Search the best int8 model that fits ``target`` (``edgeml search``).
@@ -96,6 +97,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
     ``models``: the families considered (``"nn"``, the network search, and the classical
     ``tree, forest, gbt, linear, nb``), ``ensemble`` / ``ensemble_min_gain``: the greedy
     ensemble over the run's models (``--models``, ``--no-ensemble``, ``--ensemble-min-gain``).
+    ``workers``: trials trained at once (None: what the machine can use); ``cluster``: the
+    ``HOST:PORT`` of a Ray cluster whose nodes run them (``--workers``, ``--cluster``).
     ``verbose``: 0 silent, 1 a progress bar (tqdm, if installed) or lines, 2 more.
     ``on_event(kind, record)`` receives every progress event.
     """
@@ -122,7 +125,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                        window=window, hop=hop, rate=rate,
                        test_data=None if test_data is None else str(test_data),
                        models=models, ensemble=bool(ensemble),
-                       ensemble_min_gain=ensemble_min_gain,
+                       ensemble_min_gain=ensemble_min_gain, workers=workers, cluster=cluster,
                        limits=limits(max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
                                      max_latency_ms=max_latency_ms))
     temp = None
@@ -152,13 +155,15 @@ def _run_name(cfg: SearchConfig) -> str:
     return "-".join(load_target(n).name for n in cfg.target_names)
 
 
-def resume(run_dir: str | Path, *, trials: int | None = None, verbose: int = 1,
-           on_event: Event | None = None) -> Run:
-    """Finish an interrupted run, or extend it to ``trials`` (``edgeml search --resume``)."""
+def resume(run_dir: str | Path, *, trials: int | None = None, workers: int | None = None,
+           cluster: str | None = None, verbose: int = 1, on_event: Event | None = None) -> Run:
+    """Finish an interrupted run, or extend it to ``trials`` (``edgeml search --resume``);
+    ``workers`` / ``cluster``: where its trials run now (default: as the run was started)."""
     from ..pipeline import resume_search
 
     with Progress(verbose=verbose, total=trials, forward=on_event) as progress:
-        result = resume_search(run_dir, trials=trials, on_event=progress)
+        result = resume_search(run_dir, trials=trials, on_event=progress, workers=workers,
+                               cluster=cluster)
     return Run(result.run_dir, files=result.files)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -49,9 +50,10 @@ class _SearchConsole:
         self.progress: Any = None
         self.task: Any = None
         self.used = 0.0
-        self.unit = 1.0
+        self.running: dict[str, tuple[float, float]] = {}  # trial -> (units, share done)
         self.best: float | None = None
         self.run_dir = ""
+        self._lock = threading.RLock()  # events come from every trial slot's thread
 
     def __enter__(self) -> _SearchConsole:
         return self
@@ -95,7 +97,14 @@ class _SearchConsole:
                                  description=self._desc(phase),
                                  best="-" if self.best is None else f"{self.best:.3f}")
 
-    def __call__(self, kind: str, rec: dict[str, Any]) -> None:
+    def _running(self) -> float:
+        return sum(units * done for units, done in self.running.values())
+
+    def __call__(self, kind: str, rec: Any) -> None:
+        with self._lock:
+            self._event(kind, rec)
+
+    def _event(self, kind: str, rec: Any) -> None:
         if kind == "data":
             self.line(f"data: {rec['name']} ({rec['kind']} {tuple(rec['input_shape'])}, "
                       f"{len(rec['classes'])} classes, {rec['train']}/{rec['val']}/{rec['test']} "
@@ -140,12 +149,15 @@ class _SearchConsole:
                       "fresh worker", style="yellow")
         elif kind == "train":
             self.used = float(rec.get("budget_used", self.used))
-            self.unit = float(rec.get("units", 1.0))
-            self._update(self.used, "training")
+            self.running[str(rec["trial_id"])] = (float(rec.get("units", 1.0)), 0.0)
+            self._update(self.used + self._running(), "training")
         elif kind == "epoch":
-            frac = rec["epoch"] / max(rec["epochs"], 1)
-            self._update(self.used + self.unit * frac, f"epoch {rec['epoch']}/{rec['epochs']}")
+            tid = str(rec["trial_id"])
+            units = self.running.get(tid, (1.0, 0.0))[0]
+            self.running[tid] = (units, rec["epoch"] / max(rec["epochs"], 1))
+            self._update(self.used + self._running(), f"epoch {rec['epoch']}/{rec['epochs']}")
         elif kind in ("trained", "replayed"):
+            self.running.pop(str(rec.trial_id), None)
             e = rec.costs or rec.estimate or {}
             if rec.trained:
                 ok = "" if rec.feasible else " (does not fit after training)"
@@ -162,7 +174,7 @@ class _SearchConsole:
         elif kind == "progress":
             self.used = float(rec["budget_used"])
             self.best = rec.get("best")
-            self._update(self.used)
+            self._update(self.used + self._running())
         elif kind == "final":
             self._update(self.total, "testing the chosen model")
 
@@ -184,8 +196,8 @@ def run(args: argparse.Namespace) -> int:
         if given:
             raise EdgeMLError(f"--resume takes the run's settings from {args.resume}/run.json; "
                               f"drop {', '.join(given)}",
-                              hint="only --trials (to extend the run), --quiet and --json go "
-                                   "with --resume")
+                              hint="only --trials (to extend the run), --workers, --cluster, "
+                                   "--quiet and --json go with --resume")
     for key, value in search_defaults().items():
         if getattr(args, key) is None and not (args.resume and key == "trials"):
             setattr(args, key, value)
@@ -218,7 +230,8 @@ def run(args: argparse.Namespace) -> int:
                                     group=args.group, window=args.window, hop=args.hop,
                                     rate=args.rate, test_data=args.test_data,
                                     models=args.models, ensemble=args.ensemble,
-                                    ensemble_min_gain=args.ensemble_min_gain, force=args.force,
+                                    ensemble_min_gain=args.ensemble_min_gain,
+                                    workers=args.workers, cluster=args.cluster, force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
         if con.run_dir:  # one line, printed by the command line's main()
@@ -326,7 +339,8 @@ def _resume_with_total(con: _SearchConsole, resume: Callable[..., Any],
             con.total = int(rec.get("budget") or con.total)
         con(kind, rec)
 
-    return resume(args.resume, trials=args.trials, verbose=0, on_event=on_event)
+    return resume(args.resume, trials=args.trials, workers=args.workers, cluster=args.cluster,
+                  verbose=0, on_event=on_event)
 
 
 def add_parser(sub: Any) -> None:
@@ -368,6 +382,13 @@ def add_parser(sub: Any) -> None:
                         "space for the input kind]")
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
+    s.add_argument("--workers", type=count("workers"), default=None, metavar="N",
+                   help="train N trials at once, each in its own worker process (on a --cluster: "
+                        "N trial slots across its nodes) [default: one per core, as memory "
+                        "allows; on a cluster, its CPUs]")
+    s.add_argument("--cluster", default=None, metavar="HOST:PORT",
+                   help="run the trials on the nodes of a Ray cluster (started with `ray start "
+                        "--head --port PORT`); the oracle, records and scoring stay here")
     add_limit_options(s)
     add_feature_options(s, search=True)
     s.add_argument("--prune", type=FRACTION, default=None, metavar="S",
