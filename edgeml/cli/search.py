@@ -268,6 +268,10 @@ def run(args: argparse.Namespace) -> int:
                           "trials": {k: rep["search"].get(k, 0)
                                      for k in ("trained", "rejected", "failed", "retried")},
                           "pareto": rep.get("pareto", []),
+                          "where": [{k: t.get(k) for k in ("trial_id", "status", "worker",
+                                                           "device", "wait_seconds",
+                                                           "train_seconds")}
+                                    for t in rep.get("trials", []) if t.get("worker")],
                           "bench_finalists": finalists,
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0

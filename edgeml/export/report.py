@@ -111,8 +111,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         "## Trials",
         "",
-        "| trial | status | hyperparameters | model KB | arena KB | latency ms | float acc | int8 acc | note |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| trial | status | hyperparameters | model KB | arena KB | latency ms | float acc | int8 acc "
+        "| worker | wait s | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in _trials(report) + _trials(report, "smallest_candidates"):
         e = r.estimate or {}
@@ -127,12 +128,21 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {r.trial_id} | {r.status.value} | {hp_summary(r.hyperparameters)} | "
             f"{_kb(e.get('model_bytes'))} | {_kb(e.get('arena_bytes'))} | "
             f"{'-' if lat is None else _ms(lat)} | {_pct(r.float_val_accuracy)} | "
-            f"{_pct(r.int8_val_accuracy)} | {str(note).replace('|', '/')} |")
+            f"{_pct(r.int8_val_accuracy)} | {_where(r)} | "
+            f"{'-' if r.wait_seconds is None else f'{r.wait_seconds:.1f}'} | "
+            f"{str(note).replace('|', '/')} |")
     secs = report.get("seconds", {})
     if secs:
         lines += ["", "## Time", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {k} | {v:.1f} |" for k, v in secs.items()]
     return "\n".join(lines) + "\n"
+
+
+def _where(r: Trial) -> str:
+    """Where a trial ran: its worker (host/slot), and its device when one is recorded."""
+    device = getattr(r, "device", None)
+    where = r.worker or "-"
+    return f"{where} ({device})" if device else where
 
 
 def _ensemble_lines(report: dict[str, Any]) -> list[str]:

@@ -15,6 +15,7 @@ from edgeml.cli import main
     (["--space", "{tmp}/missing.py", "--out", "{tmp}/run"], "space file '{tmp}/missing.py' "
                                                             "does not exist"),
     (["--target", "esp32,esp99", "--out", "{tmp}/run"], "unknown target 'esp99'"),
+    (["--workers", "0", "--out", "{tmp}/run"], "--workers must be at least 1 worker (got 0"),
     (["--accuracy-tolerance", "1.5", "--out", "{tmp}/run"], "--accuracy-tolerance must be at least 0 and "
                                                              "less than 1 (got 1.5)"),
 ])
