@@ -528,7 +528,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, targets=targets,
                           limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed, directory=run_dir,
                           objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit,
-                          workers=cfg.workers)
+                          workers=cfg.workers, cluster=cfg.cluster)
         result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
         records = sorted(result.trials, key=lambda r: r.number)
     t_search = time.perf_counter() - t0

@@ -227,7 +227,7 @@ class EdgeTuner:
                  project_name: str = ".oracle", objective: str = "accuracy",
                  tolerance: float = DEFAULT_TOLERANCE, patience: int = 5,
                  on_event: Event | None = None, isolate: bool | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, cluster: str | None = None) -> None:
         if objective not in OBJECTIVES:
             raise EdgeMLError(f"unknown objective {objective!r}",
                               hint=f"use --objective {', '.join(OBJECTIVES)}")
@@ -264,8 +264,14 @@ class EdgeTuner:
             space=self.space, x_train=dataset.x_train, y_train=dataset.y_train,
             x_val=dataset.x_val, y_val=dataset.y_val, calib=self._calib, targets=ts,
             seed=self.seed, epochs=self.epochs, patience=self.patience)
-        n = default_workers(ctx, isolate=isolate) if workers is None else int(workers)
-        self.runners = make_runners(ctx, n, isolate=isolate)
+        self.cluster = cluster
+        if cluster:  # one Ray actor per slot on the cluster's nodes
+            from .cluster import make_ray_runners
+
+            self.runners = make_ray_runners(ctx, cluster, workers)
+        else:
+            n = default_workers(ctx, isolate=isolate) if workers is None else int(workers)
+            self.runners = make_runners(ctx, n, isolate=isolate)
         self.runner = self.runners[0]
         try:
             self.oracle = oracle
@@ -309,6 +315,10 @@ class EdgeTuner:
         """Stop the worker processes (``search_feasible`` does this when it ends)."""
         for r in self.runners:
             r.close()
+        if self.cluster:
+            from .cluster import disconnect
+
+            disconnect()
 
     def _add_seconds(self, key: str, value: float) -> None:
         with self._cond:
