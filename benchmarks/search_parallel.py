@@ -85,16 +85,18 @@ def main() -> int:
         for name in args.data.split(","):
             data = data_source(name.strip(), tmp)
             for seed in seeds:
-                base = None
+                base: dict[str, Any] | None = None
+                first: list[str] = []
                 for w in counts:
                     row = one_search(data, workers=w, seed=seed, trials=args.trials,
                                      epochs=args.epochs, target=args.target,
                                      out=tmp / f"{name}-{seed}-{w}")
                     row["data"] = name
-                    base = base or row
+                    drawn = row.pop("candidates")
+                    if base is None:
+                        base, first = row, drawn
                     row["saved"] = round(1 - row["wall_s"] / base["wall_s"], 3)
-                    row["same_candidates"] = row["candidates"] == base["candidates"]
-                    del row["candidates"]
+                    row["same_candidates"] = drawn == first
                     rows.append(row)
                     if not args.json:
                         print(f"{name:7} seed {seed} workers {w}: {row['wall_s']:7.1f} s "
