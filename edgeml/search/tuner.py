@@ -548,6 +548,10 @@ class EdgeTuner:
                 for th in threads:
                     while th.is_alive():
                         th.join(0.5)
+                first = loop.error
+                if first is not None and first is not exc and \
+                        not isinstance(exc, KeyboardInterrupt):
+                    raise first from None  # slot 0 was stopped because another slot failed
                 raise
         finally:
             self._local.runner = None
