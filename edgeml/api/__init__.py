@@ -76,7 +76,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
            group: str | None = None, window: int | None = None, hop: int | None = None,
            rate: float | None = None, test_data: str | Path | None = None,
            models: str = _D["models"], ensemble: bool = _D["ensemble"],
-           ensemble_min_gain: float = _D["ensemble_min_gain"],
+           ensemble_min_gain: float = _D["ensemble_min_gain"], device: str = _D["device"],
            workers: int | None = None, cluster: str | None = None,
            out: str | Path | None = None, force: bool = False, verbose: int = 1,
            on_event: Event | None = None) -> Run:
@@ -97,6 +97,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
     ``models``: the families considered (``"nn"``, the network search, and the classical
     ``tree, forest, gbt, linear, nb``), ``ensemble`` / ``ensemble_min_gain``: the greedy
     ensemble over the run's models (``--models``, ``--no-ensemble``, ``--ensemble-min-gain``).
+    ``device``: where trials train, ``"auto"`` (a GPU when TensorFlow sees one), ``"cpu"``
+    or ``"gpu"`` (``--device``).
     ``workers``: trials trained at once (None: what the machine can use); ``cluster``: the
     ``HOST:PORT`` of a Ray cluster whose nodes run them (``--workers``, ``--cluster``).
     ``verbose``: 0 silent, 1 a progress bar (tqdm, if installed) or lines, 2 more.
@@ -125,7 +127,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                        window=window, hop=hop, rate=rate,
                        test_data=None if test_data is None else str(test_data),
                        models=models, ensemble=bool(ensemble),
-                       ensemble_min_gain=ensemble_min_gain, workers=workers, cluster=cluster,
+                       ensemble_min_gain=ensemble_min_gain, device=device, workers=workers,
+                       cluster=cluster,
                        limits=limits(max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
                                      max_latency_ms=max_latency_ms))
     temp = None
@@ -155,15 +158,16 @@ def _run_name(cfg: SearchConfig) -> str:
     return "-".join(load_target(n).name for n in cfg.target_names)
 
 
-def resume(run_dir: str | Path, *, trials: int | None = None, workers: int | None = None,
-           cluster: str | None = None, verbose: int = 1, on_event: Event | None = None) -> Run:
+def resume(run_dir: str | Path, *, trials: int | None = None, device: str | None = None,
+           workers: int | None = None, cluster: str | None = None, verbose: int = 1,
+           on_event: Event | None = None) -> Run:
     """Finish an interrupted run, or extend it to ``trials`` (``edgeml search --resume``);
-    ``workers`` / ``cluster``: where its trials run now (default: as the run was started)."""
+    ``device``, ``workers``, ``cluster`` run the rest elsewhere than the run's own."""
     from ..pipeline import resume_search
 
     with Progress(verbose=verbose, total=trials, forward=on_event) as progress:
-        result = resume_search(run_dir, trials=trials, on_event=progress, workers=workers,
-                               cluster=cluster)
+        result = resume_search(run_dir, trials=trials, device=device, on_event=progress,
+                               workers=workers, cluster=cluster)
     return Run(result.run_dir, files=result.files)
 
 

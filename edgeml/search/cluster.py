@@ -107,7 +107,11 @@ class _TrialActor:
         os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
         os.environ["TF_NUM_INTEROP_THREADS"] = "1"
         os.environ["OMP_NUM_THREADS"] = str(threads)
+        from .device import configure_process, worker_env
+
         payload = dict(payload)
+        os.environ.update(worker_env(str(payload.get("device", "cpu"))))
+        configure_process(str(payload.get("device", "cpu")))
         self.tmp = Path(tempfile.mkdtemp(prefix="edgeml-actor-"))
         source = payload.pop("space_source", None)
         if source is not None:  # a --space file, written here under its own name
@@ -230,6 +234,9 @@ class RayRunner(_Steps):
 def make_ray_runners(ctx: TrialContext, address: str, workers: int | None) -> list[RayRunner]:
     """Connect to the cluster and start one actor per slot (``workers``, or as many as
     the cluster's CPUs hold)."""
+    if str(getattr(ctx, "device", "cpu")).startswith("gpu"):
+        raise EdgeMLError("--cluster trains on the cluster nodes' CPUs, not on a GPU",
+                          hint="leave out --device (or use --device cpu) with --cluster")
     ray = connect(address)
     payload = ctx.for_worker()
     recipe = payload.get("space_recipe")

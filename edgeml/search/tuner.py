@@ -94,6 +94,7 @@ from ..estimate import (
 from ..records import Trial, TrialStatus, TrialStore
 from ..targets import Target
 from ..tflite.int8 import evaluate_int8, representative_sample
+from .device import mixed_precision_default
 from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
 from .spaces import Space, SpaceError
 from .worker import (
@@ -227,6 +228,7 @@ class EdgeTuner:
                  project_name: str = ".oracle", objective: str = "accuracy",
                  tolerance: float = DEFAULT_TOLERANCE, patience: int = 5,
                  on_event: Event | None = None, isolate: bool | None = None,
+                 device: str = "cpu", mixed_precision: bool | None = None,
                  workers: int | None = None, cluster: str | None = None) -> None:
         if objective not in OBJECTIVES:
             raise EdgeMLError(f"unknown objective {objective!r}",
@@ -263,7 +265,9 @@ class EdgeTuner:
         ctx = TrialContext(
             space=self.space, x_train=dataset.x_train, y_train=dataset.y_train,
             x_val=dataset.x_val, y_val=dataset.y_val, calib=self._calib, targets=ts,
-            seed=self.seed, epochs=self.epochs, patience=self.patience)
+            seed=self.seed, epochs=self.epochs, patience=self.patience, device=device,
+            mixed_precision=(mixed_precision_default(device) if mixed_precision is None
+                             else bool(mixed_precision)))
         self.cluster = cluster
         if cluster:  # one Ray actor per slot on the cluster's nodes
             from .cluster import make_ray_runners
@@ -450,6 +454,7 @@ class EdgeTuner:
             status=TrialStatus.TRAINED, continues=res.continues,
             float_val_accuracy=res.float_val_accuracy, int8_val_accuracy=ev.accuracy,
             epochs_run=res.epochs_run, train_seconds=round(res.train_seconds, 3),
+            device=res.device,
             tflite=str(folder / "model.tflite"), keras=str(folder / "model.keras"),
             worker_rss_bytes=res.rss_bytes if runner.isolated else None, **checks)
         return t.with_(score=self._score(t))
