@@ -51,7 +51,11 @@ finish. The stop rules count in completion order as with one slot. A stop
 (or an error that ends the run) lets no slot draw again; trainings that are
 running finish and are recorded, except when the run ends in an error or an
 interrupt, which stops every worker at once. ``workers=1`` runs the same loop
-in the calling thread only.
+in the calling thread only. Each slot scores its trained model in TFLM itself:
+:func:`~edgeml.tflite.int8.evaluate_int8` runs the interpreter in a child process
+with its own temporary folder per call (Vela too, for Ethos-U targets), so
+slots score at once without a lock. The ``seconds`` of the result add up the
+slots' check, training, conversion and TFLM times; ``loop`` is the wall time.
 
 Which candidates are drawn is fixed by the seed for the random strategy, with
 any number of slots. The Bayesian and Hyperband oracles draw from the results
