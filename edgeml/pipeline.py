@@ -92,6 +92,9 @@ class SearchConfig:
     # where trials train: "auto" (a GPU if TensorFlow sees one), "cpu" or "gpu"; not a
     # setting of the run's results: --resume may change it (each trial records its device)
     device: str = "auto"
+    # where trials run (not part of the result: --resume may change them)
+    workers: int | None = None        # trial slots at once; None = what the machine can use
+    cluster: str | None = None        # a Ray cluster's address (HOST:PORT) to run the slots on
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -145,6 +148,9 @@ def _validate(cfg: SearchConfig) -> None:
         raise EdgeMLError(f"--accuracy-tolerance must be in [0, 1) (got {cfg.tolerance})",
                           hint="e.g. 0.02 for two points of accuracy")
     check_limits(cfg.limits)
+    if cfg.workers is not None and (isinstance(cfg.workers, bool) or int(cfg.workers) < 1):
+        raise EdgeMLError(f"--workers must be at least 1 (got {cfg.workers})",
+                          hint="e.g. --workers 2, or leave it out to use every core")
     _compress_options(cfg, {}).validate()
     from .classical import MODEL_CHOICES
 
@@ -271,7 +277,8 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
                                    "trials": per, "run_dir": str(sub)})
         try:
             if (sub / RUN_FILE).exists():
-                res = resume_search(sub, trials=per, device=cfg.device, on_event=emit)
+                res = resume_search(sub, trials=per, device=cfg.device, on_event=emit,
+                                    workers=cfg.workers, cluster=cfg.cluster)
             else:
                 # candidates are compared as searched; only the chosen one is retrained
                 res = run_search(replace(cfg, features=spec.kind, feature_spec=spec.to_dict(),
@@ -505,9 +512,11 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
 
 
 def resume_search(run_dir: str | Path, *, trials: int | None = None,
-                  device: str | None = None, on_event: Event | None = None) -> RunResult:
+                  device: str | None = None, on_event: Event | None = None,
+                  workers: int | None = None, cluster: str | None = None) -> RunResult:
     """Finish (or extend to ``trials``) the run in ``run_dir``; finished trials are not rerun.
-    ``device`` (None: the run's own) may differ from the device the run started on."""
+    ``device``, ``workers``, ``cluster`` (None: the run's own) say where its trials run now,
+    which may differ from where the run started."""
     emit = on_event or (lambda kind, rec: None)
     t_start = time.perf_counter()
     run = RunDir.open(run_dir)
@@ -534,6 +543,10 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         cfg = replace(cfg, trials=int(trials))
     if device is not None:
         cfg = replace(cfg, device=device)
+    if workers is not None:
+        cfg = replace(cfg, workers=int(workers))
+    if cluster is not None:
+        cfg = replace(cfg, cluster=str(cluster))
     cfg = replace(cfg, out=str(run_dir))
     _validate(cfg)
     _plan(cfg)
@@ -652,7 +665,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, targets=targets,
                           limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed, directory=run_dir,
                           objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit,
-                          device=plan.device, mixed_precision=plan.mixed_precision)
+                          device=plan.device, mixed_precision=plan.mixed_precision,
+                          workers=cfg.workers, cluster=cfg.cluster)
         result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
         records = sorted(result.trials, key=lambda r: r.number)
     t_search = time.perf_counter() - t0
@@ -760,7 +774,8 @@ def _plan(cfg: SearchConfig) -> Any:
     """Where this search trains (:class:`~edgeml.search.device.DevicePlan`)."""
     from .search.device import resolve_device
 
-    return resolve_device(cfg.device)
+    # a cluster's trials train on its nodes' CPUs
+    return resolve_device("cpu" if cfg.cluster and cfg.device == "auto" else cfg.device)
 
 
 def _trials_by_device(records: list[Trial]) -> dict[str, int]:

@@ -108,6 +108,11 @@ class Trial:
     rss_bytes: int | None = None
     family: str | None = None        # a classical model's family (None: a network)
     cmodel: str | None = None        # a classical model's arrays (.npz), its C export's source
+    worker: str | None = None        # where it was checked and trained: "<host>/<slot>"
+    wait_seconds: float | None = None  # from drawn by the oracle to the start of its training
+    # (trials the oracle had been told the end of when it drew this one, this one's place
+    # among those ends); recorded only when it is not (n, n), the order of a one-slot search
+    order: tuple[int, int] | None = None
 
     # -- state ---------------------------------------------------------------
     @property
@@ -164,6 +169,8 @@ class Trial:
         for key in ("broken", "retried"):
             if key in kw:
                 kw[key] = tuple(str(x) for x in kw[key] or ())
+        if kw.get("order") is not None:
+            kw["order"] = tuple(int(x) for x in kw["order"])
         if kw.get("note") is None:
             kw.pop("note", None)
         return cls(**kw)

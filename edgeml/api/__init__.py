@@ -79,6 +79,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
            ensemble_min_gain: float = _D["ensemble_min_gain"], device: str = _D["device"],
            val_split: float | None = _D["val_split"], test_split: float | None = _D["test_split"],
            refit: bool = _D["refit"],
+           workers: int | None = None, cluster: str | None = None,
            out: str | Path | None = None, force: bool = False, verbose: int = 1,
            on_event: Event | None = None) -> Run:
     """Search the best int8 model that fits ``target`` (``edgeml search``).
@@ -106,6 +107,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
     ensemble over the run's models (``--models``, ``--no-ensemble``, ``--ensemble-min-gain``).
     ``device``: where trials train, ``"auto"`` (a GPU when TensorFlow sees one), ``"cpu"``
     or ``"gpu"`` (``--device``).
+    ``workers``: trials trained at once (None: what the machine can use); ``cluster``: the
+    ``HOST:PORT`` of a Ray cluster whose nodes run them (``--workers``, ``--cluster``).
     ``verbose``: 0 silent, 1 a progress bar (tqdm, if installed) or lines, 2 more.
     ``on_event(kind, record)`` receives every progress event.
     """
@@ -133,7 +136,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                        test_data=None if test_data is None else str(test_data),
                        models=models, ensemble=bool(ensemble),
                        ensemble_min_gain=ensemble_min_gain, device=device, val_split=val_split,
-                       test_split=test_split, refit=bool(refit),
+                       test_split=test_split, refit=bool(refit), workers=workers,
+                       cluster=cluster,
                        limits=limits(max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
                                      max_latency_ms=max_latency_ms))
     temp = None
@@ -164,13 +168,15 @@ def _run_name(cfg: SearchConfig) -> str:
 
 
 def resume(run_dir: str | Path, *, trials: int | None = None, device: str | None = None,
-           verbose: int = 1, on_event: Event | None = None) -> Run:
+           workers: int | None = None, cluster: str | None = None, verbose: int = 1,
+           on_event: Event | None = None) -> Run:
     """Finish an interrupted run, or extend it to ``trials`` (``edgeml search --resume``);
-    ``device`` trains the rest elsewhere than the run's own ``--device``."""
+    ``device``, ``workers``, ``cluster`` run the rest elsewhere than the run's own."""
     from ..pipeline import resume_search
 
     with Progress(verbose=verbose, total=trials, forward=on_event) as progress:
-        result = resume_search(run_dir, trials=trials, device=device, on_event=progress)
+        result = resume_search(run_dir, trials=trials, device=device, on_event=progress,
+                               workers=workers, cluster=cluster)
     return Run(result.run_dir, files=result.files)
 
 

@@ -8,6 +8,7 @@ is installed, as plain lines otherwise, and not at all with ``verbose=0``.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -67,8 +68,9 @@ class Progress:
         self.stream = stream
         self.bar: Any = None
         self.used = 0.0
-        self.unit = 1.0
+        self.running: dict[str, tuple[float, float]] = {}  # trial -> (units, share done)
         self._use_bar = _has_tqdm() if bar is None else bar
+        self._lock = threading.RLock()  # events come from every trial slot's thread
 
     def __enter__(self) -> Progress:
         return self
@@ -105,6 +107,13 @@ class Progress:
         self.bar.refresh()
 
     def __call__(self, kind: str, rec: Any) -> None:
+        with self._lock:
+            self._event(kind, rec)
+
+    def _running(self) -> float:
+        return sum(units * done for units, done in self.running.values())
+
+    def _event(self, kind: str, rec: Any) -> None:
         if self.forward is not None:
             self.forward(kind, rec)
         if self.verbose < 1:
@@ -114,16 +123,21 @@ class Progress:
             self._start_bar(self.total)
         elif kind == "train":
             self.used = float(rec.get("budget_used", self.used))
-            self.unit = float(rec.get("units", 1.0))
+            self.running[str(rec["trial_id"])] = (float(rec.get("units", 1.0)), 0.0)
         elif kind == "epoch":
+            tid = str(rec["trial_id"])
+            units = self.running.get(tid, (1.0, 0.0))[0]
+            self.running[tid] = (units, rec["epoch"] / max(rec["epochs"], 1))
             if self.bar is not None:
-                self._move(self.used + self.unit * rec["epoch"] / max(rec["epochs"], 1))
+                self._move(self.used + self._running())
             elif self.verbose >= 2:
                 self.write(f"  trial {rec['trial_id']}: epoch {rec['epoch']}/{rec['epochs']}")
         elif kind == "progress":
             self.used = float(rec["budget_used"])
-            self._move(self.used, rec.get("best"))
+            self._move(self.used + self._running(), rec.get("best"))
             return
+        if kind in ("trained", "failed", "infeasible"):
+            self.running.pop(str(rec.trial_id), None)
         line = describe(kind, rec)
         if line is not None:
             self.write(line)

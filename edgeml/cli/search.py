@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -55,9 +56,10 @@ class _SearchConsole:
         self.progress: Any = None
         self.task: Any = None
         self.used = 0.0
-        self.unit = 1.0
+        self.running: dict[str, tuple[float, float]] = {}  # trial -> (units, share done)
         self.best: float | None = None
         self.run_dir = ""
+        self._lock = threading.RLock()  # events come from every trial slot's thread
 
     def __enter__(self) -> _SearchConsole:
         return self
@@ -101,7 +103,14 @@ class _SearchConsole:
                                  description=self._desc(phase),
                                  best="-" if self.best is None else f"{self.best:.3f}")
 
-    def __call__(self, kind: str, rec: dict[str, Any]) -> None:
+    def _running(self) -> float:
+        return sum(units * done for units, done in self.running.values())
+
+    def __call__(self, kind: str, rec: Any) -> None:
+        with self._lock:
+            self._event(kind, rec)
+
+    def _event(self, kind: str, rec: Any) -> None:
         if kind == "data":
             self.line(f"data: {rec['name']} ({rec['kind']} {tuple(rec['input_shape'])}, "
                       f"{len(rec['classes'])} classes, {rec['train']}/{rec['val']}/{rec['test']} "
@@ -152,12 +161,15 @@ class _SearchConsole:
                       "fresh worker", style="yellow")
         elif kind == "train":
             self.used = float(rec.get("budget_used", self.used))
-            self.unit = float(rec.get("units", 1.0))
-            self._update(self.used, "training")
+            self.running[str(rec["trial_id"])] = (float(rec.get("units", 1.0)), 0.0)
+            self._update(self.used + self._running(), "training")
         elif kind == "epoch":
-            frac = rec["epoch"] / max(rec["epochs"], 1)
-            self._update(self.used + self.unit * frac, f"epoch {rec['epoch']}/{rec['epochs']}")
+            tid = str(rec["trial_id"])
+            units = self.running.get(tid, (1.0, 0.0))[0]
+            self.running[tid] = (units, rec["epoch"] / max(rec["epochs"], 1))
+            self._update(self.used + self._running(), f"epoch {rec['epoch']}/{rec['epochs']}")
         elif kind in ("trained", "replayed"):
+            self.running.pop(str(rec.trial_id), None)
             e = rec.costs or rec.estimate or {}
             if rec.trained:
                 ok = "" if rec.feasible else " (does not fit after training)"
@@ -174,7 +186,7 @@ class _SearchConsole:
         elif kind == "progress":
             self.used = float(rec["budget_used"])
             self.best = rec.get("best")
-            self._update(self.used)
+            self._update(self.used + self._running())
         elif kind == "final":
             self._update(self.total, "testing the chosen model")
         elif kind == "refit":
@@ -233,8 +245,8 @@ def run(args: argparse.Namespace) -> int:
         if given:
             raise EdgeMLError(f"--resume takes the run's settings from {args.resume}/run.json; "
                               f"drop {', '.join(given)}",
-                              hint="only --trials (to extend the run), --device, --quiet and "
-                                   "--json go with --resume")
+                              hint="only --trials (to extend the run), --device, --workers, "
+                                   "--cluster, --quiet and --json go with --resume")
     for key, value in search_defaults().items():
         if getattr(args, key) is None and not (args.resume and key in _RESUMABLE):
             setattr(args, key, value)
@@ -249,7 +261,9 @@ def run(args: argparse.Namespace) -> int:
                 result = _resume_with_total(con, api.resume, args)
         else:
             limits_from_args(args)  # the limit options' own checks, worded as options
-            plan = resolve_device(args.device)  # --device gpu without a GPU: one line, no run
+            # --device gpu without a GPU: one line, no run (a cluster trains on its CPUs)
+            plan = resolve_device("cpu" if args.cluster and args.device in (None, "auto")
+                                  else args.device)
             out = args.out or api.default_out(args.target)
             if not quiet:
                 mixed = " in mixed precision" if plan.mixed_precision else ""
@@ -272,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
                                     ensemble_min_gain=args.ensemble_min_gain,
                                     device=args.device, val_split=args.val_split,
                                     test_split=args.test_split, refit=args.refit,
+                                    workers=args.workers, cluster=args.cluster,
                                     force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
@@ -311,6 +326,10 @@ def run(args: argparse.Namespace) -> int:
                           "pareto": rep.get("pareto", []),
                           "device": rep["search"].get("device"),
                           "refit": _refit_json(best),
+                          "where": [{k: t.get(k) for k in ("trial_id", "status", "worker",
+                                                           "device", "wait_seconds",
+                                                           "train_seconds")}
+                                    for t in rep.get("trials", []) if t.get("worker")],
                           "bench_finalists": finalists,
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0
@@ -386,8 +405,8 @@ def _resume_with_total(con: _SearchConsole, resume: Callable[..., Any],
             con.total = int(rec.get("budget") or con.total)
         con(kind, rec)
 
-    return resume(args.resume, trials=args.trials, device=args.device, verbose=0,
-                  on_event=on_event)
+    return resume(args.resume, trials=args.trials, device=args.device, workers=args.workers,
+                  cluster=args.cluster, verbose=0, on_event=on_event)
 
 
 def add_parser(sub: Any) -> None:
@@ -429,6 +448,13 @@ def add_parser(sub: Any) -> None:
                         "space for the input kind]")
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
+    s.add_argument("--workers", type=count("workers"), default=None, metavar="N",
+                   help="train N trials at once, each in its own worker process (on a --cluster: "
+                        "N trial slots across its nodes) [default: one per core, as memory "
+                        "allows; on a cluster, its CPUs]")
+    s.add_argument("--cluster", default=None, metavar="HOST:PORT",
+                   help="run the trials on the nodes of a Ray cluster (started with `ray start "
+                        "--head --port PORT`); the oracle, records and scoring stay here")
     add_limit_options(s)
     s.add_argument("--val-split", type=FRACTION, default=None, metavar="F",
                    help="fraction of --data held out for validation (ranks the candidates) "

@@ -134,8 +134,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         "## Trials",
         "",
-        "| trial | status | device | hyperparameters | model KB | arena KB | latency ms | float acc | int8 acc | note |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| trial | status | device | hyperparameters | model KB | arena KB | latency ms | float acc "
+        "| int8 acc | worker | wait s | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in _trials(report) + _trials(report, "smallest_candidates"):
         e = r.estimate or {}
@@ -151,7 +152,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{hp_summary(r.hyperparameters)} | "
             f"{_kb(e.get('model_bytes'))} | {_kb(e.get('arena_bytes'))} | "
             f"{'-' if lat is None else _ms(lat)} | {_pct(r.float_val_accuracy)} | "
-            f"{_pct(r.int8_val_accuracy)} | {str(note).replace('|', '/')} |")
+            f"{_pct(r.int8_val_accuracy)} | {r.worker or '-'} | "
+            f"{'-' if r.wait_seconds is None else f'{r.wait_seconds:.1f}'} | "
+            f"{str(note).replace('|', '/')} |")
     secs = report.get("seconds", {})
     if secs:
         lines += ["", "## Time", "", "| stage | seconds |", "|---|---|"]

@@ -2,10 +2,10 @@
 
 Started as ``python -m edgeml.search._trial_worker FD`` with one end of a socket
 pair as ``FD``. It receives the pickled :class:`TrialContext` once, then answers
-requests ``("check", hp_config, seed)``, ``("train", hp_config, seed,
-parent_keras, parent_id, folder)`` and ``("refit", hp_config, seed, epochs, folder)`` with ``("ok", result)`` or ``("error", kind,
-message, hint)``, sending ``("epoch", epoch, epochs)`` while it trains. It exits
-when the search process closes its end of the pipe or dies.
+requests ``(step, args, kwargs)`` (a step of :data:`~edgeml.search.worker.STEPS`,
+e.g. ``("check", (hp_config, seed), {})``) with ``("ok", result)`` or
+``("error", kind, message, hint)``, sending ``("epoch", epoch, epochs)`` while it
+trains. It exits when the search process closes its end of the pipe or dies.
 
 Its device comes from its environment (``EDGEML_WORKER_DEVICE``, and
 ``CUDA_VISIBLE_DEVICES=-1`` for the CPU; :func:`edgeml.search.device.worker_env`).
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
         payload = conn.recv_bytes()
     except (EOFError, OSError):
         return 0
-    from edgeml.search.worker import TrialContext, check_trial, refit_trial, train_trial
+    from edgeml.search.worker import TrialContext, run_step
 
     ctx: TrialContext | None = None
     if failed is None:
@@ -82,19 +82,8 @@ def main(argv: list[str]) -> int:
             reply: tuple[Any, ...] = failed or ("error", "RuntimeError", "no context", None)
         else:
             try:
-                if request[0] == "check":
-                    reply = ("ok", check_trial(ctx, request[1], request[2]))
-                elif request[0] == "train":
-                    _, hp, seed, parent_keras, parent_id, folder = request
-                    reply = ("ok", train_trial(ctx, hp, seed, parent_keras=parent_keras,
-                                               parent_id=parent_id, folder=folder,
-                                               on_epoch=on_epoch))
-                elif request[0] == "refit":
-                    _, hp, seed, epochs, folder = request
-                    reply = ("ok", refit_trial(ctx, hp, seed, epochs=epochs, folder=folder,
-                                               on_epoch=on_epoch))
-                else:
-                    reply = ("error", "RuntimeError", f"unknown request {request[0]!r}", None)
+                name, args, kwargs = request
+                reply = ("ok", run_step(ctx, name, tuple(args), dict(kwargs), on_epoch))
             except Exception as exc:
                 reply = _error(exc)
         try:

@@ -37,6 +37,33 @@ proposes the same candidates in the same order, finished ones are not run
 again, and the one that was cut off runs again, once. The search thus resumes
 after any kill, including ``kill -9``.
 
+With ``workers=N`` the tuner runs N trial slots at once, each with its own
+runner (worker process): slot 0 in the calling thread, the others in threads.
+Every oracle call, the budget accounting and the trial records sit behind one
+lock; a slot's check and training run outside it, so one slot's checks overlap
+another slot's training. A slot draws a candidate only while the trained
+budget plus the budget of the candidates other slots hold is below
+``trials`` (a candidate's budget is held from its draw until it ends), so the
+search never trains more than ``trials``; a rejected or failed candidate gives
+its share back. The oracle sees results in the order they finish; Hyperband's
+"idle" (a bracket waiting for running trials) makes a slot wait for another to
+finish. The stop rules count in completion order as with one slot. A stop
+(or an error that ends the run) lets no slot draw again; trainings that are
+running finish and are recorded, except when the run ends in an error or an
+interrupt, which stops every worker at once. ``workers=1`` runs the same loop
+in the calling thread only. Each slot scores its trained model in TFLM itself:
+:func:`~edgeml.tflite.int8.evaluate_int8` runs the interpreter in a child process
+with its own temporary folder per call (Vela too, for Ethos-U targets), so
+slots score at once without a lock. The ``seconds`` of the result add up the
+slots' check, training, conversion and TFLM times; ``loop`` is the wall time.
+
+Which candidates are drawn is fixed by the seed for the random strategy, with
+any number of slots. The Bayesian and Hyperband oracles draw from the results
+they have seen, so with several slots their draws also depend on which
+trainings finished first; a resume replays the recorded trials in the order
+the oracle saw them (:attr:`Trial.order <edgeml.records.Trial>`), so it redraws
+the same candidates.
+
 The oracle is driven through keras-tuner's public API only: a ``BaseTuner``
 (which accepts ``tf_keras`` models, unlike ``Tuner`` when Keras 3 is installed)
 gives it its project folder and search space, then ``create_trial``,
@@ -46,6 +73,7 @@ gives it its project folder and search space, then ``create_trial``,
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -73,7 +101,14 @@ from ..tflite.int8 import evaluate_int8, representative_sample
 from .device import mixed_precision_default
 from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
 from .spaces import Space, SpaceError
-from .worker import TrialContext, TrialFailure, WorkerDied, make_runner, rss_bytes
+from .worker import (
+    TrialContext,
+    TrialFailure,
+    WorkerDied,
+    default_workers,
+    make_runners,
+    rss_bytes,
+)
 
 __all__ = ["EdgeTuner", "SearchResult", "make_oracle", "OBJECTIVE", "no_feasible_message",
            "STRATEGIES", "MAX_FAILED_IN_ROW", "calibration_sample", "trained_estimates",
@@ -187,6 +222,27 @@ class SearchResult:
         return sum(len(t.retried) for t in self.trials)
 
 
+@dataclass
+class _Loop:
+    """The state of one search loop, shared by its slots (read and written under the lock)."""
+
+    trials: int
+    max_rejects: int
+    used: float = 0.0         # budget of the trainings done
+    held: float = 0.0         # budget of the candidates slots hold (drawn, not ended)
+    busy: int = 0             # slots holding a candidate
+    ends: int = 0             # trials the oracle was told the end of
+    in_row: int = 0           # candidates in a row that did not fit
+    failed_in_row: int = 0    # trainings in a row that failed
+    idle: int = 0
+    replayed: int = 0
+    smallest: list[Trial] | None = None
+    stop: str = ""
+    error: BaseException | None = None
+    drawn_after: dict[str, int] = field(default_factory=dict)
+    redo: list[tuple[Any, int]] = field(default_factory=list)  # cut off: (trial, ends)
+
+
 def _same_values(stored: dict[str, Any], drawn: dict[str, Any]) -> bool:
     if set(stored) != set(drawn):
         return False
@@ -222,7 +278,8 @@ class EdgeTuner:
                  project_name: str = ".oracle", objective: str = "accuracy",
                  tolerance: float = DEFAULT_TOLERANCE, patience: int = 5,
                  on_event: Event | None = None, isolate: bool | None = None,
-                 device: str = "cpu", mixed_precision: bool | None = None) -> None:
+                 device: str = "cpu", mixed_precision: bool | None = None,
+                 workers: int | None = None, cluster: str | None = None) -> None:
         if objective not in OBJECTIVES:
             raise EdgeMLError(f"unknown objective {objective!r}",
                               hint=f"use --objective {', '.join(OBJECTIVES)}")
@@ -248,20 +305,43 @@ class EdgeTuner:
         self.seconds = {"check": 0.0, "train": 0.0, "convert": 0.0, "tflm": 0.0}
         self._calib = calibration_sample(dataset.x_train, seed)
         self._stored = self.store.load()
-        # the process that builds, converts and trains candidates (started now, so
-        # that its TensorFlow import overlaps the oracle's set-up below)
-        self.runner = make_runner(TrialContext(
+        # one lock for the oracle, the budget, the records and the timings (see the
+        # module docstring); a slot thread's runner is in self._local
+        self._cond = threading.Condition(threading.RLock())
+        self._local = threading.local()
+        self._abort = threading.Event()
+        # the processes that build, convert and train candidates, one per trial slot
+        # (started now, so that their TensorFlow import overlaps the oracle's set-up)
+        ctx = TrialContext(
             space=self.space, x_train=dataset.x_train, y_train=dataset.y_train,
             x_val=dataset.x_val, y_val=dataset.y_val, calib=self._calib, targets=ts,
             seed=self.seed, epochs=self.epochs, patience=self.patience, device=device,
             mixed_precision=(mixed_precision_default(device) if mixed_precision is None
-                             else bool(mixed_precision))), isolate=isolate)
+                             else bool(mixed_precision)))
+        self.cluster = cluster
+        if cluster:  # one Ray actor per slot on the cluster's nodes
+            from .cluster import make_ray_runners
+
+            self.runners = make_ray_runners(ctx, cluster, workers)
+        else:
+            n = default_workers(ctx, isolate=isolate) if workers is None else int(workers)
+            self.runners = make_runners(ctx, n, isolate=isolate)
+        self.runner = self.runners[0]
         try:
             self.oracle = oracle
             self.tuner_id = self._attach(oracle, directory, project_name)
         except BaseException:
-            self.runner.close()
+            self.close()
             raise
+
+    @property
+    def workers(self) -> int:
+        """Trial slots (one runner each)."""
+        return len(self.runners)
+
+    def current_runner(self) -> Any:
+        """The runner of the calling slot's thread (slot 0's outside the search)."""
+        return getattr(self._local, "runner", None) or self.runner
 
     def _attach(self, oracle: Any, directory: str | Path, project_name: str) -> str:
         """Give the oracle its project folder and search space (keras-tuner's BaseTuner
@@ -286,8 +366,17 @@ class EdgeTuner:
         return str(host.tuner_id)
 
     def close(self) -> None:
-        """Stop the worker process (``search_feasible`` does this when it ends)."""
-        self.runner.close()
+        """Stop the worker processes (``search_feasible`` does this when it ends)."""
+        for r in self.runners:
+            r.close()
+        if self.cluster:
+            from .cluster import disconnect
+
+            disconnect()
+
+    def _add_seconds(self, key: str, value: float) -> None:
+        with self._cond:
+            self.seconds[key] = self.seconds.get(key, 0.0) + value
 
     # -- estimates ---------------------------------------------------------
     def _trained_estimates(self, model_bytes: bytes, host_arena: int) -> dict[str, Estimate]:
@@ -318,7 +407,7 @@ class EdgeTuner:
         else:
             t0 = time.perf_counter()
             try:
-                res = self.runner.check(hp.get_config(), self.seed + int(tid))
+                res = self.current_runner().check(hp.get_config(), self.seed + int(tid))
                 t = base.with_(**self._checked(res.estimates, res.note))
             except (KeyboardInterrupt, SystemExit):
                 raise
@@ -326,7 +415,7 @@ class EdgeTuner:
                 return base.with_(status=TrialStatus.FAILED, stage="check", feasible=False,
                                   error=_first_line(exc, 300))
             finally:
-                self.seconds["check"] += time.perf_counter() - t0
+                self._add_seconds("check", time.perf_counter() - t0)
         if not t.feasible:
             t = t.with_(status=TrialStatus.INFEASIBLE)
             return t.with_(score=self._score(t))
@@ -343,6 +432,8 @@ class EdgeTuner:
             except (KeyboardInterrupt, SystemExit, BudgetError, OutputError):
                 raise  # a full disk or a read-only run directory ends the run
             except Exception as exc:  # one broken candidate must not end the run
+                if self._abort.is_set():
+                    raise  # the search is ending: its workers were stopped
                 kind = exc.kind if isinstance(exc, TrialFailure) else type(exc).__name__
                 error = f"{kind}: {_first_line(exc, 300)}"
                 if isinstance(exc, WorkerDied) and not retried:
@@ -365,15 +456,17 @@ class EdgeTuner:
             emit("epoch", {"trial_id": tid, "epoch": epoch, "epochs": epochs})
 
         folder = self.store.artifact_dir(checked.number)
-        res = self.runner.train(hp.get_config(), self.seed + checked.number,
+        runner = self.current_runner()
+        res = runner.train(hp.get_config(), self.seed + checked.number,
                                 parent_keras=self._keras_of(prev),
                                 parent_id=str(parent) if parent is not None else None,
                                 folder=str(folder), on_epoch=_epoch)
         t2 = time.perf_counter()
         ev = evaluate_int8(res.model_bytes, ds.x_val, ds.y_val)  # also bisects the arena
-        self.seconds["train"] += res.train_seconds
-        self.seconds["convert"] += res.convert_seconds
-        self.seconds["tflm"] += time.perf_counter() - t2
+        with self._cond:
+            self.seconds["train"] += res.train_seconds
+            self.seconds["convert"] += res.convert_seconds
+            self.seconds["tflm"] += time.perf_counter() - t2
         host_arena = int(ev.tflm.bisected_bytes or ev.tflm.arena_bytes)
         checks = self._checked(self._trained_estimates(res.model_bytes, host_arena),
                                checked.note)
@@ -384,7 +477,7 @@ class EdgeTuner:
             epochs_run=res.epochs_run, best_epoch=res.best_epoch,
             train_seconds=round(res.train_seconds, 3), device=res.device,
             tflite=str(folder / "model.tflite"), keras=str(folder / "model.keras"),
-            worker_rss_bytes=res.rss_bytes if self.runner.isolated else None, **checks)
+            worker_rss_bytes=res.rss_bytes if runner.isolated else None, **checks)
         return t.with_(score=self._score(t))
 
     def _keras_of(self, prev: Trial | None) -> str | None:
@@ -434,7 +527,7 @@ class EdgeTuner:
             hp.values.update(values)
             t = Trial(trial_id=name, status=TrialStatus.PROBE)
             try:
-                res = self.runner.check(hp.get_config(), self.seed)
+                res = self.current_runner().check(hp.get_config(), self.seed)
                 t = t.with_(hyperparameters=res.hyperparameters,
                             **self._checked(res.estimates, res.note))
             except (KeyboardInterrupt, SystemExit):
@@ -450,99 +543,248 @@ class EdgeTuner:
     def search_feasible(self, *, trials: int, max_rejects: int) -> SearchResult:
         """Draw candidates until ``trials`` trainings are done (see the module docstring).
 
-        The runner's worker process is stopped at the end, however the search ends.
+        The runners' worker processes are stopped at the end, however the search ends.
         """
         try:
             return self._search(trials=trials, max_rejects=max_rejects)
         finally:
-            self.runner.close()
+            self.close()
 
     def _search(self, *, trials: int, max_rejects: int) -> SearchResult:
-        import keras_tuner as kt
-
-        status = kt.engine.trial.TrialStatus
-        used = 0.0
-        in_row = 0
-        failed_in_row = 0
-        idle = 0
-        replayed = 0
-        smallest: list[Trial] | None = None
-        stop = ""
+        loop = _Loop(trials=trials, max_rejects=max_rejects)
         t_loop = time.perf_counter()
         self.on_event("start", {"budget": trials, "targets": [t.name for t in self.targets],
-                                "run_dir": str(self.run_dir),
+                                "run_dir": str(self.run_dir), "workers": self.workers,
                                 "stored": len(self._stored), "objective": self.objective})
-        while used < trials - 1e-9:
-            kt_trial = self.oracle.create_trial(self.tuner_id)
-            if kt_trial.status == status.STOPPED:
-                stop = "the oracle has no more candidates (space exhausted or schedule done)"
-                break
-            if kt_trial.status == status.IDLE:
-                idle += 1
-                if idle > 10:
-                    stop = "the oracle is idle"
-                    break
-                continue
-            idle = 0
-            tid = kt_trial.trial_id
-            hp = kt_trial.hyperparameters
-            stored = self._stored.get(int(tid))
-            if stored is not None:
-                if not _same_values(stored.hyperparameters, dict(hp.values)):
-                    raise EdgeMLError(
-                        f"cannot resume in {self.run_dir}: trial {tid} was drawn with other "
-                        "hyperparameters than this search draws now (the space, the data, "
-                        "the seed or edgeml changed)", hint="start a new run with --out")
-                hp.values = dict(stored.hyperparameters)
-                t = stored
-                self.records[tid] = t
-                self._end(kt_trial, t)
-                replayed += 1
-                self.on_event("replayed", t)
-            else:
-                t = self._check(tid, hp)
-                if t.status is TrialStatus.RUNNING:  # it fits: train it
-                    self.on_event("train", {"trial_id": tid, "hyperparameters": t.hyperparameters,
-                                            "budget_used": used, "units": self._units(t)})
-                    t = self._train(t, hp)
-                    self.records[tid] = t
-                    self.store.put(t)
-                    self._end(kt_trial, t)
-                    self.on_event("trained", t)
-                else:
-                    self.records[tid] = t
-                    self.store.put(t)
-                    self._end(kt_trial, t)
-                    self.on_event(t.status.value, t)
-            if t.trained:
-                in_row = failed_in_row = 0
-                used += self._units(t)
-                self.on_event("progress", {"budget_used": used, "budget": trials,
-                                           "best": self._best_so_far()})
-                continue
-            if t.failed_training:
-                failed_in_row += 1
-                if failed_in_row >= MAX_FAILED_IN_ROW:
-                    stop = f"{failed_in_row} trainings in a row failed"
-                    break
-                continue
-            in_row += 1
-            if smallest is None and not any(r.trained for r in self.records.values()):
-                t_probe = time.perf_counter()
-                smallest = self.probe_smallest()
-                self.seconds["check"] += time.perf_counter() - t_probe
-                if smallest and all(r.feasible is False for r in smallest):
-                    stop = "the space's smallest candidates do not fit"
-                    break
-            if in_row > max_rejects:
-                stop = f"{in_row} candidates in a row did not fit"
-                break
+        self._local.runner = self.runners[0]
+        try:
+            self._replay(loop)
+            threads = [threading.Thread(target=self._slot, args=(i, loop), daemon=True,
+                                        name=f"edgeml-slot-{i}")
+                       for i in range(1, self.workers)]
+            for th in threads:
+                th.start()
+            try:
+                self._slot(0, loop)
+                for th in threads:
+                    while th.is_alive():
+                        th.join(0.5)
+            except BaseException as exc:  # Ctrl-C, or an error in slot 0: stop every slot
+                self._stop_all(loop, exc)
+                for th in threads:
+                    while th.is_alive():
+                        th.join(0.5)
+                first = loop.error
+                if first is not None and first is not exc and \
+                        not isinstance(exc, KeyboardInterrupt):
+                    raise first from None  # slot 0 was stopped because another slot failed
+                raise
+        finally:
+            self._local.runner = None
+        if loop.error is not None:
+            raise loop.error
         self.seconds["loop"] = time.perf_counter() - t_loop
         records = list(self.records.values())
         best = choose(records, self.objective, self.tolerance)
         return SearchResult(trials=records, best=best, seconds=dict(self.seconds),
-                            smallest=smallest or [], stop_reason=stop, budget_used=used,
-                            replayed=replayed)
+                            smallest=loop.smallest or [], stop_reason=loop.stop,
+                            budget_used=loop.used, replayed=loop.replayed)
+
+    def _stop_all(self, loop: _Loop, exc: BaseException) -> None:
+        """End the search now: no slot draws again, every running step is stopped."""
+        with self._cond:
+            if loop.error is None:
+                loop.error = exc
+            self._abort.set()
+            self._cond.notify_all()
+        for r in self.runners:
+            r.interrupt()
+
+    def _replay(self, loop: _Loop) -> None:
+        """Replay the stored trials of the run being resumed to the fresh oracle, in the
+        order it saw them: each drawn after the ends it had seen, each ended in its place
+        among the ends. A trial drawn but not stored (cut off) is queued to run again."""
+        if not self._stored:
+            return
+        import keras_tuner as kt
+
+        status = kt.engine.trial.TrialStatus
+        numbers = [n for n in self._stored if n >= 0]
+        if not numbers:
+            return
+        last = max(numbers)
+
+        def order(n: int) -> tuple[int, int]:
+            t = self._stored[n]
+            return tuple(t.order) if t.order else (n, n)  # type: ignore[return-value]
+
+        held: dict[int, Any] = {}  # stored trials drawn, not yet ended: number -> kt trial
+        with self._cond:
+            for k in range(last + 1):
+                stored = self._stored.get(k)
+                if stored is not None:
+                    self._replay_ends(loop, held, until=order(k)[0], order=order)
+                kt_trial = self.oracle.create_trial(f"{self.tuner_id}-replay-{k}")
+                if kt_trial.status != status.RUNNING or int(kt_trial.trial_id) != k:
+                    raise self._cannot_resume(k)
+                hp = kt_trial.hyperparameters
+                if stored is None:  # cut off: it runs again, first
+                    loop.redo.append((kt_trial, loop.ends))
+                    continue
+                if not _same_values(stored.hyperparameters, dict(hp.values)):
+                    raise self._cannot_resume(k)
+                hp.values = dict(stored.hyperparameters)
+                held[k] = kt_trial
+            self._replay_ends(loop, held, until=None, order=order)
+
+    def _replay_ends(self, loop: _Loop, held: dict[int, Any], *, until: int | None,
+                     order: Callable[[int], tuple[int, int]]) -> None:
+        """End held stored trials in their recorded order until the oracle has seen
+        ``until`` ends (None: all of them)."""
+        for k in sorted(held, key=lambda n: order(n)[1]):
+            if until is not None and loop.ends >= until:
+                return
+            t = self._stored[k]
+            if until is not None and order(k)[1] != loop.ends:
+                raise self._cannot_resume(k)
+            kt_trial = held.pop(k)
+            self.records[t.trial_id] = t
+            self._end(kt_trial, t)
+            loop.ends += 1
+            loop.replayed += 1
+            self.on_event("replayed", t)
+            self._account(loop, t)
+        if until is not None and loop.ends < until:
+            raise self._cannot_resume(min(held) if held else loop.ends)
+
+    def _cannot_resume(self, k: int) -> EdgeMLError:
+        return EdgeMLError(
+            f"cannot resume in {self.run_dir}: trial {k} was drawn with other "
+            "hyperparameters than this search draws now (the space, the data, "
+            "the seed or edgeml changed)", hint="start a new run with --out")
+
+    def _slot(self, slot: int, loop: _Loop) -> None:
+        """One trial slot: draw, check, train, record, until the search stops."""
+        runner = self.runners[slot]
+        self._local.runner = runner
+        tuner_id = self.tuner_id if slot == 0 else f"{self.tuner_id}-{slot}"
+        try:
+            while True:
+                job = self._draw(loop, tuner_id)
+                if job is None:
+                    return
+                self._run_job(loop, runner, *job)
+        except BaseException as exc:
+            if slot == 0:
+                raise  # the calling thread stops the others
+            if not self._abort.is_set():
+                self._stop_all(loop, exc)
+
+    def _draw(self, loop: _Loop, tuner_id: str) -> tuple[Any, float] | None:
+        """The next candidate for a slot (its budget held), or None when the slot is done."""
+        import keras_tuner as kt
+
+        status = kt.engine.trial.TrialStatus
+        with self._cond:
+            while True:
+                if loop.stop or self._abort.is_set() or loop.used >= loop.trials - 1e-9:
+                    return None
+                if loop.used + loop.held >= loop.trials - 1e-9:
+                    self._cond.wait(1.0)  # other slots hold the rest of the budget
+                    continue
+                if loop.redo:
+                    kt_trial, after = loop.redo.pop(0)
+                    return self._hold(loop, kt_trial, after)
+                kt_trial = self.oracle.create_trial(tuner_id)
+                if kt_trial.status == status.STOPPED:
+                    loop.stop = ("the oracle has no more candidates (space exhausted or "
+                                 "schedule done)")
+                    self._cond.notify_all()
+                    return None
+                if kt_trial.status == status.IDLE:
+                    if loop.busy:  # a bracket waits for trials other slots run
+                        self._cond.wait(1.0)
+                        continue
+                    loop.idle += 1
+                    if loop.idle > 10:
+                        loop.stop = "the oracle is idle"
+                        self._cond.notify_all()
+                        return None
+                    continue
+                loop.idle = 0
+                return self._hold(loop, kt_trial, loop.ends)
+
+    def _hold(self, loop: _Loop, kt_trial: Any, after: int) -> tuple[Any, float]:
+        """A slot takes a drawn candidate: its budget is held until it ends."""
+        loop.busy += 1
+        loop.held += self._units_of(dict(kt_trial.hyperparameters.values))
+        loop.drawn_after[str(kt_trial.trial_id)] = after
+        return kt_trial, time.perf_counter()
+
+    def _run_job(self, loop: _Loop, runner: Any, kt_trial: Any, drawn: float) -> None:
+        tid = kt_trial.trial_id
+        hp = kt_trial.hyperparameters
+        units = self._units_of(dict(hp.values))
+        try:
+            t = self._check(tid, hp)
+            kind = t.status.value
+            if t.status is TrialStatus.RUNNING:  # it fits: train it
+                with self._cond:
+                    self.on_event("train", {"trial_id": tid, "hyperparameters": t.hyperparameters,
+                                            "budget_used": loop.used, "units": self._units(t),
+                                            "worker": runner.where})
+                wait = time.perf_counter() - drawn
+                t = self._train(t, hp).with_(wait_seconds=round(wait, 3))
+                kind = "trained"
+            t = t.with_(worker=runner.where)
+        except BaseException:
+            with self._cond:
+                loop.busy -= 1
+                loop.held -= units
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            loop.busy -= 1
+            loop.held -= units
+            self._cond.notify_all()
+            if self._abort.is_set():
+                return  # the run ends in an error: nothing more is recorded
+            after = loop.drawn_after.pop(str(tid), loop.ends)
+            if (after, loop.ends) != (t.number, t.number):
+                t = t.with_(order=(after, loop.ends))
+            self.records[tid] = t
+            self.store.put(t)
+            self._end(kt_trial, t)
+            loop.ends += 1
+            self.on_event(kind, t)
+            self._account(loop, t)
+
+    def _account(self, loop: _Loop, t: Trial) -> None:
+        """Count a finished trial against the budget and the stop rules (under the lock)."""
+        if t.trained:
+            loop.in_row = loop.failed_in_row = 0
+            loop.used += self._units(t)
+            self.on_event("progress", {"budget_used": loop.used, "budget": loop.trials,
+                                       "best": self._best_so_far()})
+            return
+        if t.failed_training:
+            loop.failed_in_row += 1
+            if loop.failed_in_row >= MAX_FAILED_IN_ROW and not loop.stop:
+                loop.stop = f"{loop.failed_in_row} trainings in a row failed"
+            return
+        loop.in_row += 1
+        if loop.smallest is None and not any(r.trained for r in self.records.values()):
+            t_probe = time.perf_counter()
+            loop.smallest = self.probe_smallest()
+            self.seconds["check"] += time.perf_counter() - t_probe
+            if loop.smallest and all(r.feasible is False for r in loop.smallest) \
+                    and not loop.stop:
+                loop.stop = "the space's smallest candidates do not fit"
+        if loop.in_row > loop.max_rejects and not loop.stop:
+            loop.stop = f"{loop.in_row} candidates in a row did not fit"
+
+    def _units_of(self, hp: dict[str, Any]) -> float:
+        return self._units(Trial(trial_id="0", status=TrialStatus.RUNNING, hyperparameters=hp))
 
     def _best_so_far(self) -> float | None:
         accs = [r.int8_val_accuracy for r in self.records.values()

@@ -10,7 +10,9 @@ The worker is replaced by a fresh one once its resident memory has grown by
 ``EDGEML_WORKER_RECYCLE_MB`` (default 256) over what it used after its first
 task, so neither process grows without bound.
 
-Three steps run there, all plain functions of a :class:`TrialContext`:
+The steps run there are plain functions of a :class:`TrialContext`, named in
+one table, :data:`STEPS`, that every runner dispatches through (the worker
+process, this process, a Ray actor), so a step added there runs everywhere:
 
 * :func:`check_trial`: build the candidate (untrained), convert it to int8 and
   estimate it on every target;
@@ -35,6 +37,12 @@ A worker that dies (killed for memory, a crash in a kernel) fails only the
 trial it was working on, with the signal in the trial's error; the next trial
 gets a fresh worker. The worker dies with the search process, even on
 ``kill -9`` of the search (``PR_SET_PDEATHSIG`` plus end-of-pipe).
+
+A search with several trial slots (``workers=N``) has one runner per slot
+(:func:`make_runners`); each worker process then gets its share of the cores as
+TensorFlow intra-op threads (and one inter-op thread), so that N workers do not
+fight over the same cores. :func:`default_workers` says how many slots the
+machine can use.
 """
 
 from __future__ import annotations
@@ -71,13 +79,16 @@ from .device import (
 from .spaces import Space, SpaceError
 
 __all__ = ["TrialContext", "CheckResult", "TrainResult", "RefitResult", "TrialFailure",
-           "WorkerDied", "InProcessRunner", "WorkerRunner", "make_runner", "check_trial",
-           "train_trial", "refit_trial", "release_memory", "rss_bytes"]
+           "WorkerDied", "InProcessRunner", "WorkerRunner", "make_runner", "make_runners",
+           "default_workers", "check_trial", "train_trial", "refit_trial", "STEPS", "run_step",
+           "release_memory", "rss_bytes", "host_name"]
 
 Epoch = Callable[[int, int], None]
 MB = 1024 * 1024
 RECYCLE_ENV = "EDGEML_WORKER_RECYCLE_MB"
 WORKER_ENV = "EDGEML_TRIAL_WORKER"
+#: host memory one trial worker may need (TensorFlow, the data, a small model in training)
+WORKER_BYTES = 1536 * MB
 
 
 # --------------------------------------------------------------------------- context
@@ -465,31 +476,73 @@ def refit_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *, epoc
                        train_seconds=t1 - t0, convert_seconds=t2 - t1, rss_bytes=rss_bytes())
 
 
+# --------------------------------------------------------------------------- the table
+#: Every step a runner can run, by name: ``step(ctx, *args, **kwargs)``. A step that
+#: reports training progress takes an ``on_epoch(epoch, epochs)`` keyword.
+STEPS: dict[str, Callable[..., Any]] = {"check": check_trial, "train": train_trial,
+                                        "refit": refit_trial}
+
+
+def run_step(ctx: TrialContext, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+             on_epoch: Epoch | None = None) -> Any:
+    """Run step ``name`` of :data:`STEPS` (the one dispatch every runner uses)."""
+    import inspect
+
+    try:
+        step = STEPS[name]
+    except KeyError:
+        raise RuntimeError(f"unknown trial step {name!r}") from None
+    if on_epoch is not None and "on_epoch" in inspect.signature(step).parameters:
+        kwargs = {**kwargs, "on_epoch": on_epoch}
+    return step(ctx, *args, **kwargs)
+
+
+def host_name() -> str:
+    return socket.gethostname() or "localhost"
+
+
 # --------------------------------------------------------------------------- runners
-class InProcessRunner:
-    """Runs the steps in this process (memory grows with the number of trials)."""
+class _Steps:
+    """The named steps as methods, for every runner (each implements :meth:`run`)."""
 
     isolated = False
+    #: where the runner's steps run, as recorded in a trial's ``worker`` field
+    where = "local"
 
-    def __init__(self, ctx: TrialContext) -> None:
-        self.ctx = ctx
-        configure_process(ctx.device)
+    def run(self, name: str, *args: Any, on_epoch: Epoch | None = None,
+            **kwargs: Any) -> Any:  # pragma: no cover - every runner defines it
+        raise NotImplementedError
 
     def check(self, hp_config: dict[str, Any], seed: int) -> CheckResult:
-        return check_trial(self.ctx, hp_config, seed)
+        return self.run("check", hp_config, seed)
 
     def train(self, hp_config: dict[str, Any], seed: int, *, parent_keras: str | None,
               parent_id: str | None, folder: str, on_epoch: Epoch | None = None) -> TrainResult:
-        return train_trial(self.ctx, hp_config, seed, parent_keras=parent_keras,
-                           parent_id=parent_id, folder=folder, on_epoch=on_epoch)
+        return self.run("train", hp_config, seed, parent_keras=parent_keras,
+                        parent_id=parent_id, folder=folder, on_epoch=on_epoch)
 
     def refit(self, hp_config: dict[str, Any], seed: int, *, epochs: int, folder: str,
               on_epoch: Epoch | None = None) -> RefitResult:
-        return refit_trial(self.ctx, hp_config, seed, epochs=epochs, folder=folder,
-                           on_epoch=on_epoch)
+        return self.run("refit", hp_config, seed, epochs=epochs, folder=folder,
+                        on_epoch=on_epoch)
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
         pass
+
+    def interrupt(self) -> None:
+        """Stop the step running now, from another thread (the search is ending)."""
+
+
+class InProcessRunner(_Steps):
+    """Runs the steps in this process (memory grows with the number of trials)."""
+
+    def __init__(self, ctx: TrialContext, *, slot: int = 0) -> None:
+        self.ctx = ctx
+        self.where = f"{host_name()}/{slot}"
+        configure_process(ctx.device)
+
+    def run(self, name: str, *args: Any, on_epoch: Epoch | None = None, **kwargs: Any) -> Any:
+        return run_step(self.ctx, name, args, kwargs, on_epoch)
 
 
 def _recycle_mb() -> float:
@@ -521,17 +574,22 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-class WorkerRunner:
+class WorkerRunner(_Steps):
     """Runs the steps in a worker process, replaced when its memory has grown.
 
     The worker starts (imports TensorFlow, receives the data) as soon as the
     runner is created, so that start overlaps the search's own set-up.
+    ``threads``: TensorFlow intra-op threads for the worker (and one inter-op
+    thread); None leaves TensorFlow's own choice.
     """
 
     isolated = True
 
-    def __init__(self, ctx: TrialContext, *, recycle_mb: float | None = None) -> None:
+    def __init__(self, ctx: TrialContext, *, recycle_mb: float | None = None,
+                 threads: int | None = None, slot: int = 0) -> None:
         self.ctx = ctx
+        self.threads = threads
+        self.where = f"{host_name()}/{slot}"
         self.recycle_bytes = (recycle_mb if recycle_mb is not None else _recycle_mb()) * MB
         self.proc: subprocess.Popen | None = None
         self.conn: Connection | None = None
@@ -545,6 +603,9 @@ class WorkerRunner:
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         env.update(worker_env(self.ctx.device))  # a CPU worker does not see the GPUs
+        if self.threads:
+            env.update(TF_NUM_INTRAOP_THREADS=str(self.threads), TF_NUM_INTEROP_THREADS="1",
+                       OMP_NUM_THREADS=str(self.threads))
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "edgeml.search._trial_worker", str(child_sock.fileno())],
@@ -576,6 +637,14 @@ class WorkerRunner:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+    def interrupt(self) -> None:
+        """Kill the worker from another thread: the slot's thread waiting for its reply
+        sees the worker die and cleans up."""
+        proc = self.proc
+        if proc is not None:
+            with contextlib.suppress(OSError):
+                proc.kill()
 
     def _died(self, doing: str) -> WorkerDied:
         proc = self.proc
@@ -630,25 +699,74 @@ class WorkerRunner:
             self._start()  # the new one loads TensorFlow while this trial is scored
 
     # -- the steps -----------------------------------------------------------
-    def check(self, hp_config: dict[str, Any], seed: int) -> CheckResult:
-        return self._call(("check", hp_config, seed), "checking a candidate")
-
-    def train(self, hp_config: dict[str, Any], seed: int, *, parent_keras: str | None,
-              parent_id: str | None, folder: str, on_epoch: Epoch | None = None) -> TrainResult:
-        return self._call(("train", hp_config, seed, parent_keras, parent_id, folder),
-                          "training a candidate", on_epoch)
-
-    def refit(self, hp_config: dict[str, Any], seed: int, *, epochs: int, folder: str,
-              on_epoch: Epoch | None = None) -> RefitResult:
-        return self._call(("refit", hp_config, seed, epochs, folder),
-                          "retraining the chosen model", on_epoch)
+    def run(self, name: str, *args: Any, on_epoch: Epoch | None = None, **kwargs: Any) -> Any:
+        doing = {"check": "checking a candidate", "train": "training a candidate",
+                 "refit": "retraining the chosen model"}.get(name, f"running step {name!r}")
+        return self._call((name, args, kwargs), doing, on_epoch)
 
 
-def make_runner(ctx: TrialContext, *, isolate: bool | None = None) -> InProcessRunner | WorkerRunner:
-    """A :class:`WorkerRunner` unless ``isolate`` is False (default: ``$EDGEML_TRIAL_WORKER``,
-    on) or the space cannot be sent to another process."""
+
+def _isolate(isolate: bool | None) -> bool:
     if isolate is None:
         isolate = os.environ.get(WORKER_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
-    if isolate and sendable(ctx.space):
-        return WorkerRunner(ctx)
-    return InProcessRunner(ctx)
+    return bool(isolate)
+
+
+def make_runner(ctx: TrialContext, *, isolate: bool | None = None, threads: int | None = None,
+                slot: int = 0) -> InProcessRunner | WorkerRunner:
+    """A :class:`WorkerRunner` unless ``isolate`` is False (default: ``$EDGEML_TRIAL_WORKER``,
+    on) or the space cannot be sent to another process."""
+    if _isolate(isolate) and sendable(ctx.space):
+        return WorkerRunner(ctx, threads=threads, slot=slot)
+    return InProcessRunner(ctx, slot=slot)
+
+
+def cpu_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _available_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        pass
+    return None
+
+
+def default_workers(ctx: TrialContext, *, isolate: bool | None = None) -> int:
+    """The trial slots this machine can use: one per core, as many as its free memory
+    holds worker processes; 1 when the steps must run in this process."""
+    if not (_isolate(isolate) and sendable(ctx.space)):
+        return 1
+    n = cpu_cores()
+    free = _available_bytes()
+    if free is not None:
+        n = min(n, max(1, free // WORKER_BYTES))
+    return max(1, int(n))
+
+
+def make_runners(ctx: TrialContext, workers: int, *,
+                 isolate: bool | None = None) -> list[InProcessRunner | WorkerRunner]:
+    """One runner per trial slot. Several slots need worker processes (the steps of one
+    process cannot run side by side): a space that cannot be sent gets one slot. With
+    several slots each worker gets ``cores // workers`` TensorFlow threads."""
+    if workers < 1:
+        raise EdgeMLError(f"--workers must be at least 1 (got {workers})", hint="e.g. --workers 2")
+    if workers == 1 or not (_isolate(isolate) and sendable(ctx.space)):
+        return [make_runner(ctx, isolate=isolate)]
+    threads = max(1, cpu_cores() // workers)
+    runners: list[InProcessRunner | WorkerRunner] = []
+    try:
+        for slot in range(workers):
+            runners.append(WorkerRunner(ctx, threads=threads, slot=slot))
+    except BaseException:
+        for r in runners:
+            r.close(kill=True)
+        raise
+    return runners

@@ -15,6 +15,7 @@ from edgeml.cli import main
     (["--space", "{tmp}/missing.py", "--out", "{tmp}/run"], "space file '{tmp}/missing.py' "
                                                             "does not exist"),
     (["--target", "esp32,esp99", "--out", "{tmp}/run"], "unknown target 'esp99'"),
+    (["--workers", "0", "--out", "{tmp}/run"], "--workers must be at least 1 worker (got 0"),
     (["--accuracy-tolerance", "1.5", "--out", "{tmp}/run"], "--accuracy-tolerance must be at least 0 and "
                                                              "less than 1 (got 1.5)"),
 ])
@@ -31,3 +32,26 @@ def test_unknown_objective_is_refused_by_the_parser_in_one_line(capfd):
     err = capfd.readouterr().err.splitlines()
     assert err == ["edgeml: error: --objective: unknown value 'speed'; use one of: accuracy, "
                    "latency, energy, size; see edgeml search --help"], err
+
+
+def test_the_console_adds_up_trainings_that_run_at_once():
+    """Events of several trial slots arrive from their threads, interleaved: the bar shows
+    the trainings done plus each running training's share."""
+    import threading
+
+    from edgeml.cli.search import _SearchConsole
+
+    con = _SearchConsole(quiet=True, total=6)
+    con("progress", {"budget_used": 2.0, "best": 0.5})
+
+    def slot(tid: str) -> None:
+        con("train", {"trial_id": tid, "budget_used": 2.0, "units": 1.0})
+        for epoch in range(1, 201):
+            con("epoch", {"trial_id": tid, "epoch": epoch, "epochs": 400})
+
+    threads = [threading.Thread(target=slot, args=(str(i),)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert con.used + con._running() == 2.0 + 4 * 0.5

@@ -94,7 +94,7 @@ def test_a_killed_worker_is_retried_then_replaced_and_counted(tmp_path, monkeypa
     path.write_text(KILLING_SPACE.replace("{counter!r}", repr(str(counter))))
     out = tmp_path / "run"
     assert main(["search", "--models", "nn", "--no-ensemble", "--trials", "2", "--epochs", "2", "--seed", "0",
-                 "--space", str(path),
+                 "--space", str(path), "--workers", "1",
                  "--out", str(out)]) == 0
     captured = capfd.readouterr()
     assert counter.read_text() == "2", "both attempts of the first training should have died"
