@@ -93,6 +93,8 @@ class Trial:
     rss_bytes: int | None = None
     family: str | None = None        # a classical model's family (None: a network)
     cmodel: str | None = None        # a classical model's arrays (.npz), its C export's source
+    origin: str | None = None        # "knowledge-base" / "portfolio" (warm start); None: drawn
+    screen: dict[str, Any] | None = None  # what the screen of its drafts predicted (proposals)
 
     # -- state ---------------------------------------------------------------
     @property

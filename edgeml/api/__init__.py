@@ -77,6 +77,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
            rate: float | None = None, test_data: str | Path | None = None,
            models: str = _D["models"], ensemble: bool = _D["ensemble"],
            ensemble_min_gain: float = _D["ensemble_min_gain"],
+           warm_start: bool = _D["warm_start"], proposals: int = _D["proposals"],
            out: str | Path | None = None, force: bool = False, verbose: int = 1,
            on_event: Event | None = None) -> Run:
     """Search the best int8 model that fits ``target`` (``edgeml search``).
@@ -96,6 +97,10 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
     ``models``: the families considered (``"nn"``, the network search, and the classical
     ``tree, forest, gbt, linear, nb``), ``ensemble`` / ``ensemble_min_gain``: the greedy
     ensemble over the run's models (``--models``, ``--no-ensemble``, ``--ensemble-min-gain``).
+    ``warm_start``: propose the best configurations of similar earlier runs (the knowledge
+    base under the cache directory) and of edgeml's portfolio first (``--no-warm-start``);
+    ``proposals``: candidates screened per proposal, the one predicted to use most of the
+    budget is proposed (``--proposals``; 1 draws as keras-tuner does).
     ``verbose``: 0 silent, 1 a progress bar (tqdm, if installed) or lines, 2 more.
     ``on_event(kind, record)`` receives every progress event.
     """
@@ -122,7 +127,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                        window=window, hop=hop, rate=rate,
                        test_data=None if test_data is None else str(test_data),
                        models=models, ensemble=bool(ensemble),
-                       ensemble_min_gain=ensemble_min_gain,
+                       ensemble_min_gain=ensemble_min_gain, warm_start=bool(warm_start),
+                       proposals=int(proposals),
                        limits=limits(max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
                                      max_latency_ms=max_latency_ms))
     temp = None

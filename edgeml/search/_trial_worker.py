@@ -2,7 +2,7 @@
 
 Started as ``python -m edgeml.search._trial_worker FD`` with one end of a socket
 pair as ``FD``. It receives the pickled :class:`TrialContext` once, then answers
-requests ``("check", hp_config, seed)`` and ``("train", hp_config, seed,
+requests ``("check", hp_config, seed)``, ``("screen", hp_configs)`` and ``("train", hp_config, seed,
 parent_keras, parent_id, folder)`` with ``("ok", result)`` or ``("error", kind,
 message, hint)``, sending ``("epoch", epoch, epochs)`` while it trains. It exits
 when the search process closes its end of the pipe or dies.
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
         payload = conn.recv_bytes()
     except (EOFError, OSError):
         return 0
-    from edgeml.search.worker import TrialContext, check_trial, train_trial
+    from edgeml.search.worker import TrialContext, check_trial, screen_trials, train_trial
 
     ctx: TrialContext | None = None
     failed: tuple[str, str, str, str | None] | None = None
@@ -73,6 +73,8 @@ def main(argv: list[str]) -> int:
             try:
                 if request[0] == "check":
                     reply = ("ok", check_trial(ctx, request[1], request[2]))
+                elif request[0] == "screen":
+                    reply = ("ok", screen_trials(ctx, request[1]))
                 elif request[0] == "train":
                     _, hp, seed, parent_keras, parent_id, folder = request
                     reply = ("ok", train_trial(ctx, hp, seed, parent_keras=parent_keras,

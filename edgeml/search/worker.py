@@ -10,8 +10,11 @@ The worker is replaced by a fresh one once its resident memory has grown by
 ``EDGEML_WORKER_RECYCLE_MB`` (default 256) over what it used after its first
 task, so neither process grows without bound.
 
-Two steps run there, both as plain functions of a :class:`TrialContext`:
+Three steps run there, all plain functions of a :class:`TrialContext`:
 
+* :func:`screen_trials`: build each of a few candidates (untrained, no int8
+  conversion) and count its parameters, MACs and peak activation bytes: the
+  cheap numbers the oracle uses to choose which draft to propose;
 * :func:`check_trial`: build the candidate (untrained), convert it to int8 and
   estimate it on every target;
 * :func:`train_trial`: build it, continue from a parent trial's weights
@@ -51,7 +54,7 @@ from ..errors import EdgeMLError, ModelError, RuntimeFailure
 from ..targets import Target
 from .spaces import Space, SpaceError
 
-__all__ = ["TrialContext", "CheckResult", "TrainResult", "TrialFailure", "WorkerDied",
+__all__ = ["TrialContext", "CheckResult", "ScreenResult", "screen_trials", "screen_model", "TrainResult", "TrialFailure", "WorkerDied",
            "InProcessRunner", "WorkerRunner", "make_runner", "check_trial", "train_trial",
            "release_memory", "rss_bytes"]
 
@@ -121,6 +124,16 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class ScreenResult:
+    """Cheap numbers of untrained candidates, one dict per candidate (see :func:`screen_model`);
+    ``None`` for a candidate whose build raised."""
+
+    screens: list[dict[str, Any] | None]
+    seconds: float
+    rss_bytes: int = 0
+
+
+@dataclass(frozen=True)
 class TrainResult:
     model_bytes: bytes
     float_val_accuracy: float
@@ -165,9 +178,12 @@ def rss_bytes() -> int:
 
 # --------------------------------------------------------------------------- the two steps
 def _hyperparameters(config: dict[str, Any]) -> Any:
+    import copy
+
     import keras_tuner as kt
 
-    return kt.HyperParameters.from_config(config)
+    # from_config turns the config's nested dicts into objects in place: work on a copy
+    return kt.HyperParameters.from_config(copy.deepcopy(config))
 
 
 def _without_softmax(model: Any) -> Any | None:
@@ -207,6 +223,80 @@ def estimate_untrained(model: Any, calib: np.ndarray,
             ests[t.name] = estimate_graph(graph, t, arena_bytes=small.arena_bytes + 16 * 8,
                                           source=small.source)
         return ests, "arena measured without the final softmax"
+
+
+#: layers TFLite folds into the operator before them (or drops): no tensor of their own
+_FOLDED = ("BatchNormalization", "ReLU", "Activation", "Dropout", "InputLayer")
+
+
+def _elements(shape: Any) -> int:
+    dims = [int(d) for d in tuple(shape)[1:] if d is not None]
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _shapes(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def screen_model(model: Any) -> dict[str, Any]:
+    """Parameters, multiply-accumulates and peak activation bytes of an untrained model.
+
+    ``params``: the weights (about the int8 model's flash, biases and the flatbuffer
+    aside); ``macs``: the convolutions' and dense layers' multiply-accumulates per
+    inference; ``activation_bytes``: the largest input + output of one operator at
+    one byte per element, the usual lower bound of the tensor arena. Layers that
+    TFLite folds into the operator before them (batch norm, ReLU) count no tensors.
+    """
+    macs = 0
+    peak = 0
+    ops = 0
+    channels = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind in _FOLDED:
+            continue
+        ops += 1
+        ins = sum(_elements(s) for s in _shapes(layer.input_shape))
+        outs = _shapes(layer.output_shape)
+        out = sum(_elements(s) for s in outs)
+        peak = max(peak, ins + out)
+        if kind in ("Conv2D", "DepthwiseConv2D", "Dense"):
+            kernel = tuple(layer.weights[0].shape) if layer.weights else ()
+            channels += int(_shapes(layer.output_shape)[0][-1])
+            if kind == "Dense":
+                macs += out * int(kernel[0]) if kernel else 0
+            elif kind == "Conv2D":
+                kh, kw, cin = int(kernel[0]), int(kernel[1]), int(kernel[2])
+                macs += out * kh * kw * cin
+            else:  # depthwise: one kh x kw filter per output channel
+                macs += out * int(kernel[0]) * int(kernel[1])
+    return {"params": int(model.count_params()), "macs": int(macs),
+            "activation_bytes": int(peak), "ops": ops, "channels": channels}
+
+
+def screen_trials(ctx: TrialContext, hp_configs: list[dict[str, Any]]) -> ScreenResult:
+    """Build each candidate (untrained) and measure it with :func:`screen_model`."""
+    from .._tf import keras as _keras
+    from .spaces import call_build
+
+    t0 = time.perf_counter()
+    out: list[dict[str, Any] | None] = []
+    try:
+        for config in hp_configs:
+            try:
+                model = call_build(ctx.space, _hyperparameters(config))
+                out.append(screen_model(model))
+                del model
+            except Exception:  # a draft that does not build is never proposed
+                out.append(None)
+            _keras().backend.clear_session()
+    finally:
+        _keras().backend.clear_session()
+        release_memory()
+    return ScreenResult(screens=out, seconds=time.perf_counter() - t0, rss_bytes=rss_bytes())
 
 
 def check_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int) -> CheckResult:
@@ -300,6 +390,9 @@ class InProcessRunner:
 
     def check(self, hp_config: dict[str, Any], seed: int) -> CheckResult:
         return check_trial(self.ctx, hp_config, seed)
+
+    def screen(self, hp_configs: list[dict[str, Any]]) -> ScreenResult:
+        return screen_trials(self.ctx, hp_configs)
 
     def train(self, hp_config: dict[str, Any], seed: int, *, parent_keras: str | None,
               parent_id: str | None, folder: str, on_epoch: Epoch | None = None) -> TrainResult:
@@ -449,6 +542,9 @@ class WorkerRunner:
     # -- the steps -----------------------------------------------------------
     def check(self, hp_config: dict[str, Any], seed: int) -> CheckResult:
         return self._call(("check", hp_config, seed), "checking a candidate")
+
+    def screen(self, hp_configs: list[dict[str, Any]]) -> ScreenResult:
+        return self._call(("screen", hp_configs), "screening candidates")
 
     def train(self, hp_config: dict[str, Any], seed: int, *, parent_keras: str | None,
               parent_id: str | None, folder: str, on_epoch: Epoch | None = None) -> TrainResult:
