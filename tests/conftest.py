@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -12,10 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Searches record themselves in the knowledge base under the cache directory, and new
 # searches start from it: the tests use a cache of their own (never the user's), and each
 # test starts with an empty knowledge base (see _fresh_knowledge_base).
-if not os.environ.get("EDGEML_TEST_KEEP_CACHE"):
-    import tempfile
-
-    os.environ["EDGEML_CACHE_DIR"] = tempfile.mkdtemp(prefix="edgeml-test-cache-")
+os.environ["EDGEML_CACHE_DIR"] = tempfile.mkdtemp(prefix="edgeml-test-cache-")
+atexit.register(shutil.rmtree, os.environ["EDGEML_CACHE_DIR"], ignore_errors=True)
 
 
 # Fixtures that train a model: every test that uses one (directly or through another
@@ -32,8 +33,6 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _fresh_knowledge_base():
     """No test sees the knowledge-base entries an earlier test's search wrote."""
-    import shutil
-
     from edgeml.estimate.cache import cache_dir
 
     shutil.rmtree(cache_dir() / "knowledge", ignore_errors=True)

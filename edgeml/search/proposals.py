@@ -8,13 +8,16 @@ activations of the untrained model, about 0.1 s, no int8 conversion, no TFLM),
 and proposes the draft that :func:`choose` ranks best:
 
 * the screen's numbers become predicted int8 model bytes and tensor-arena bytes
-  (:func:`predict`; linear fits on the built-in spaces' candidates, measured by
-  ``benchmarks/search_vs_keras_tuner.py --fit-screen``: model bytes within a few
-  percent, the arena within about 20%);
+  (:func:`predict`: linear fits over 20 random candidates of the built-in image
+  space on digits, measured exactly on esp32; ``benchmarks/screen_fit.py``
+  refits and checks them: on digits and MNIST model bytes come within a few
+  percent, the arena within about 20% before calibration);
 * each prediction is scaled by the median ratio of measured to predicted bytes
   over the candidates this search has checked exactly so far (:func:`calibration`);
 * drafts predicted to break a limit by more than :data:`MARGIN` are dropped (the
-  prediction is approximate: the exact check before training still decides);
+  prediction is approximate: the exact check before training still decides); a
+  draft whose architecture was checked already is judged by its exact costs (one
+  that broke a limit is never proposed again with other training values);
 * of the others, the one that uses the largest share of the budget (geometric mean
   over the limits of predicted use / limit) is proposed. When every draft is
   predicted over a limit, the one predicted smallest is, so the search does not
@@ -34,11 +37,9 @@ from typing import Any
 from ..estimate import Limits
 from ..targets import Target
 
-__all__ = ["MARGIN", "DEFAULT_PROPOSALS", "budget", "predict", "calibration", "use", "choose",
-           "summary"]
+__all__ = ["MARGIN", "budget", "predict", "calibration", "use",
+           "architecture", "choose", "summary"]
 
-#: drafts the oracle screens per proposal unless told otherwise
-DEFAULT_PROPOSALS = 8
 #: a draft predicted over a limit by more than this fraction is not proposed
 MARGIN = 0.05
 
@@ -92,15 +93,30 @@ def use(screen: dict[str, Any], limits: dict[str, float],
     return {k: pred[k] / max(limits[k], 1.0) for k in limits}
 
 
+def architecture(screen: dict[str, Any]) -> str:
+    """What identifies a candidate's architecture in its screen (training values aside)."""
+    return ",".join(str(screen.get(k)) for k in ("params", "macs", "activation_bytes", "ops",
+                                                 "channels"))
+
+
 def choose(screens: Sequence[dict[str, Any] | None], limits: dict[str, float], *,
-           scale: dict[str, float] | None = None, margin: float = MARGIN) -> int:
+           scale: dict[str, float] | None = None, margin: float = MARGIN,
+           known: dict[str, dict[str, Any]] | None = None) -> int:
     """Index of the draft to propose (see the module docstring); a draft whose build
-    failed (None) is proposed only when every draft failed (the exact check then says why)."""
+    failed (None) is proposed only when every draft failed (the exact check then says why).
+    ``known``: exact costs of architectures checked already (:func:`architecture` ->
+    costs); such a draft is judged by them, with no margin."""
     scored: list[tuple[int, float, float]] = []  # index, worst share, geometric mean share
     for i, s in enumerate(screens):
         if s is None:
             continue
-        u = use(s, limits, scale)
+        exact = (known or {}).get(architecture(s))
+        if exact is not None and all(exact.get(k) for k in limits):
+            u = {k: float(exact[k]) / max(limits[k], 1.0) for k in limits}
+            if max(u.values()) > 1.0:  # it broke a limit: never again
+                continue
+        else:
+            u = use(s, limits, scale)
         worst = max(u.values())
         gmean = math.exp(sum(math.log(max(v, 1e-9)) for v in u.values()) / len(u))
         scored.append((i, worst, gmean))

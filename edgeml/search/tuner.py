@@ -72,6 +72,7 @@ from ..records import Trial, TrialStatus, TrialStore
 from ..targets import Target
 from ..tflite.int8 import evaluate_int8, representative_sample
 from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
+from .proposals import architecture as _architecture
 from .proposals import budget as _budget
 from .proposals import calibration as _calibration
 from .proposals import choose as _choose_draft
@@ -291,19 +292,24 @@ class EdgeTuner:
             for i, screen in zip(todo, screens, strict=True):
                 self._screens[keys[i]] = screen
             dump_json(self.run_dir / SCREENS_FILE, self._screens)
-        scale = self._calibration()
-        i = _choose_draft([self._screens[k] for k in keys], self._budget, scale=scale)
+        pairs = self._checked_pairs()
+        scale = _calibration(pairs)
+        known = {_architecture(screen): costs for screen, costs in pairs}
+        i = _choose_draft([self._screens[k] for k in keys], self._budget, scale=scale,
+                          known=known)
         self._drafts[keys[i]] = (len(drafts), scale)
         return i
 
-    def _calibration(self) -> dict[str, float]:
-        """How far this search's exact checks were from the screens' predictions."""
+    def _checked_pairs(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(screen, exact costs) of this search's checked candidates, in trial order: they
+        calibrate the predictions, and a draft with the same architecture as one of them
+        (same screen) is judged by its exact costs."""
         pairs = []
-        for t in self.records.values():
+        for t in sorted(self.records.values(), key=lambda r: r.number):
             screen = self._screens.get(values_key(t.hyperparameters))
             if screen and t.checked and t.costs and t.checked_as is None:
                 pairs.append((screen, t.costs))
-        return _calibration(pairs)
+        return pairs
 
     def _warm_start(self, configs: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
         """The first ``count`` configurations valid in this space, handed to the oracle to

@@ -27,6 +27,9 @@ def test_choose_proposes_the_draft_that_uses_most_of_the_budget_without_breaking
     # all over a limit: the smallest is proposed (the exact check decides), not the first
     assert proposals.choose([too_big, {**too_big, "params": 30000}], limits) == 1
     assert proposals.choose([None, None], limits) == 0
+    # an architecture checked already is judged by its exact costs
+    over = {proposals.architecture(large): {"model_bytes": 9000, "arena_bytes": 1000}}
+    assert proposals.choose([small, large], limits, known=over) == 0
 
 
 def test_calibration_scales_predictions_to_what_the_exact_checks_measured():
@@ -160,7 +163,7 @@ def test_proposals_train_models_that_use_more_of_the_budget_and_replay_on_resume
     """Same seed, same trial count: K=6 screened drafts train candidates that use more of the
     arena and flash than plain draws; the same seed proposes the same candidates; a search
     cut off before its last trial resumes by replaying, without screening again."""
-    limits = Limits(max_arena_bytes=4 * 1024, max_model_bytes=16 * 1024)
+    limits = Limits(max_arena_bytes=6 * 1024, max_model_bytes=24 * 1024)
     plain, _ = _search(tmp_path / "k1", proposals=1, warm_start=False, limits=limits)
     screened, _ = _search(tmp_path / "k6", proposals=6, warm_start=False, limits=limits)
 
@@ -172,8 +175,8 @@ def test_proposals_train_models_that_use_more_of_the_budget_and_replay_on_resume
             / (2 * len(rows))
 
     assert len(_trained(plain.report)) == len(_trained(screened.report)) == 3
-    assert use(screened.report) > use(plain.report) + 0.05, (use(screened.report),
-                                                            use(plain.report))
+    assert use(screened.report) > use(plain.report) + 0.1, (use(screened.report),
+                                                           use(plain.report))
     assert all(t.get("screen") is None for t in plain.report["trials"])
     for t in screened.report["trials"]:
         assert t["screen"]["drafts"] == 6 and set(t["screen"]["predicted"]) == {
