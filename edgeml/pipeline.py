@@ -42,8 +42,10 @@ __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_
 Event = Callable[[str, Any], None]
 #: files of a finished run; report.json is written last and removed first
 RESULT_FILES = ("report.json", "model.tflite", "model_data.cc", "model_data.h", "op_resolver.h",
-                "features.c", "features.h", "report.md",
+                "edgeml_features.c", "edgeml_features.h", "report.md",
                 "pareto.png", "edgeml_predict.h", "edgeml_classical.c", "edgeml_predict.cc")
+#: result files of runs written before the feature files were renamed: removed like the others
+OLD_RESULT_FILES = ("features.c", "features.h")
 #: where a run started from arrays in memory keeps them, so resume and compress need no arrays
 DATA_FILE = "data.npz"
 #: the families --models takes by default: the network search and every classical family
@@ -81,6 +83,12 @@ class SearchConfig:
     hop: int | None = None
     rate: float | None = None         # Hz; None = inferred from a time column / the WAV files
     test_data: str | None = None      # held-out recordings for the test split
+    #: the exact feature spec (FeatureSpec.to_dict()); set by the joint feature search for
+    #: each kind's run once its parameters were chosen (edgeml.features.tune)
+    feature_spec: dict[str, Any] | None = None
+    # where trials train: "auto" (a GPU if TensorFlow sees one), "cpu" or "gpu"; not a
+    # setting of the run's results: --resume may change it (each trial records its device)
+    device: str = "auto"
     warm_start: bool = True           # start from the best configurations of similar runs
     proposals: int = 8                # drafts screened per random proposal (1: plain draws)
 
@@ -149,6 +157,9 @@ def _validate(cfg: SearchConfig) -> None:
     if not 0 <= cfg.ensemble_min_gain < 1:
         raise EdgeMLError(f"--ensemble-min-gain must be in [0, 1) (got {cfg.ensemble_min_gain})",
                           hint="e.g. 0.005 for half a point of accuracy")
+    from .search.device import check_device
+
+    check_device(cfg.device)
 
 
 def load_keras(path: str | Path, space: Any = None) -> Any:
@@ -221,22 +232,27 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
             "created": datetime.now().isoformat(timespec="seconds"),
             "config": _config_dict(cfg), "feature_candidates": [s.kind for s in specs]})
     (run_dir / "report.json").unlink(missing_ok=True)
-    target = load_target(cfg.target_names[0])
+    targets = [load_target(n) for n in cfg.target_names]
+    target = targets[0]
+    tuning = _tune_specs(run_dir, recs, specs, targets, cfg, emit)
     rows: list[dict[str, Any]] = []
     results: dict[str, RunResult] = {}
     for spec in specs:
         sub = run_dir / "features" / spec.kind
+        spec, variants = tuning.get(spec.kind, (spec, []))
         emit("feature_candidate", {"kind": spec.kind, "describe": spec.describe(),
                                    "trials": per, "run_dir": str(sub)})
         try:
             if (sub / RUN_FILE).exists():
-                res = resume_search(sub, trials=per, on_event=emit)
+                res = resume_search(sub, trials=per, device=cfg.device, on_event=emit)
             else:
-                res = run_search(replace(cfg, features=spec.kind, out=str(sub), trials=per),
+                res = run_search(replace(cfg, features=spec.kind, feature_spec=spec.to_dict(),
+                                         out=str(sub), trials=per,
+                                         rate=spec.rate if recs.kind == "audio" else cfg.rate),
                                  on_event=emit)
         except BudgetError as exc:
             rows.append({"kind": spec.kind, "describe": spec.describe(), "status": "infeasible",
-                         "reason": exc.message})
+                         "reason": exc.message, "variants": variants})
             continue
         results[spec.kind] = res
         best = res.report["chosen"]
@@ -251,7 +267,7 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
                      "status": "trained", "feasible": True, "trial_id": spec.kind,
                      "int8_val_accuracy": float(best["int8_val_accuracy"]),
                      "int8_test_accuracy": float(best["int8_test_accuracy"]),
-                     "costs": total, "feature_cost": fc.to_dict()})
+                     "costs": total, "feature_cost": fc.to_dict(), "variants": variants})
     picked = choose([Trial(trial_id=r["kind"], status=TrialStatus.TRAINED, feasible=True,
                            int8_val_accuracy=r["int8_val_accuracy"], costs=r["costs"])
                      for r in rows if r["status"] == "trained"], cfg.objective, cfg.tolerance)
@@ -280,6 +296,50 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
     return RunResult(run_dir=run_dir, report=report, files=files)
 
 
+def _tune_specs(run_dir: Path, recs: Any, specs: Any, targets: list[Target],
+                cfg: SearchConfig, emit: Event) -> dict[str, tuple[Any, list[dict[str, Any]]]]:
+    """Each feature kind's parameters (window and hop, audio frame and mel bands), chosen
+    by a fast proxy (:mod:`edgeml.features.tune`); kept in ``features/tuning.json`` so a
+    resumed run trains on the same specs."""
+    import json
+
+    from .data.sources import load_recordings
+    from .features import FeatureSpec, candidate_specs
+    from .features.tune import LOW_AUDIO_RATE_HZ, best_variant, spec_variants, tune_spec
+
+    path = run_dir / "features" / "tuning.json"
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text())
+            return {k: (FeatureSpec.from_dict(v["spec"]), list(v["variants"]))
+                    for k, v in stored.items()}
+        except (ValueError, KeyError, TypeError, EdgeMLError) as exc:
+            raise RunDirError(f"{path} is unreadable ({exc})",
+                              hint="the run directory is damaged; start a new run") from exc
+    out: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+    given = {"window_given": cfg.window is not None, "hop_given": cfg.hop is not None}
+    pools = [(recs, specs)]
+    if recs.kind == "audio" and cfg.rate is None and recs.rate > LOW_AUDIO_RATE_HZ:
+        low = load_recordings(cfg.data, label_column=cfg.label, group_column=cfg.group,
+                              rate=LOW_AUDIO_RATE_HZ)
+        pools.append((low, candidate_specs(low, window=cfg.window, hop=cfg.hop)))
+    for i, base in enumerate(specs):
+        if len(pools) == 1 and len(spec_variants(recs, base, **given)) < 2:
+            continue
+        scored = []
+        for pool_recs, pool_specs in pools:
+            scored += tune_spec(pool_recs, pool_specs[i], targets, cfg.limits, seed=cfg.seed,
+                                test_fraction=0.0 if cfg.test_data else 0.2, **given)[1]
+        best = best_variant(scored)
+        spec = base if best is None else best.spec
+        variants = [dict(v.to_dict(), chosen=v.spec == spec) for v in scored]
+        emit("feature_tuning", {"kind": base.kind, "chosen": spec.describe(),
+                                "variants": variants})
+        out[base.kind] = (spec, variants)
+    dump_json(path, {k: {"spec": s.to_dict(), "variants": v} for k, (s, v) in out.items()})
+    return out
+
+
 def _res_spec(res: RunResult) -> Any:
     from .features import FittedFeatures
 
@@ -298,9 +358,13 @@ def _load_data(cfg: SearchConfig, *, seed: int | None = None) -> tuple[Dataset, 
         if cfg.data is None:
             raise EdgeMLError("--features needs --data (a folder of recordings or a CSV)",
                               hint="pass --data")
+        from .features import FeatureSpec
+
         fs = load_feature_set(cfg.data, label_column=cfg.label, group_column=cfg.group,
                               kind=cfg.features, window=cfg.window, hop=cfg.hop, rate=cfg.rate,
-                              test_data=cfg.test_data, seed=seed)
+                              test_data=cfg.test_data, seed=seed,
+                              spec=FeatureSpec.from_dict(cfg.feature_spec)
+                              if cfg.feature_spec else None)
         return fs.dataset, fs
     if cfg.test_data:
         raise EdgeMLError("--test-data takes held-out recordings",
@@ -359,6 +423,7 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
     """
     emit = on_event or (lambda kind, rec: None)
     _validate(cfg)
+    _plan(cfg)  # --device gpu without a GPU fails here, before any run directory exists
     if arrays is not None and cfg.data is not None:
         raise EdgeMLError(f"both arrays and a data file ({cfg.data!r}) were given",
                           hint="pass the data one way")
@@ -413,8 +478,9 @@ def warm_count(trials: int) -> int:
 
 
 def resume_search(run_dir: str | Path, *, trials: int | None = None,
-                  on_event: Event | None = None) -> RunResult:
-    """Finish (or extend to ``trials``) the run in ``run_dir``; finished trials are not rerun."""
+                  device: str | None = None, on_event: Event | None = None) -> RunResult:
+    """Finish (or extend to ``trials``) the run in ``run_dir``; finished trials are not rerun.
+    ``device`` (None: the run's own) may differ from the device the run started on."""
     emit = on_event or (lambda kind, rec: None)
     t_start = time.perf_counter()
     run = RunDir.open(run_dir)
@@ -437,8 +503,11 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
                           hint="the run directory is damaged; start a new run") from exc
     if trials is not None:
         cfg = replace(cfg, trials=int(trials))
+    if device is not None:
+        cfg = replace(cfg, device=device)
     cfg = replace(cfg, out=str(run_dir))
     _validate(cfg)
+    _plan(cfg)
     if _joint(cfg):
         return _feature_search(cfg, emit, resume=True)
     prepare_output_dir(run_dir, label="--resume", hint="make the run directory writable")
@@ -463,11 +532,12 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
             emit("complete", {"run_dir": str(run_dir)})
             files = {n: run_dir / n for n in RESULT_FILES if (run_dir / n).exists()}
             return RunResult(run_dir=run_dir, report=report, files=files)
-    for name in RESULT_FILES:  # report.json first: the run no longer looks complete
+    for name in (*RESULT_FILES, *OLD_RESULT_FILES):  # report.json first: no longer complete
         (run_dir / name).unlink(missing_ok=True)
     (run_dir / "FAILED.txt").unlink(missing_ok=True)
-    if cfg.trials != meta["config"].get("trials"):
-        meta["config"]["trials"] = cfg.trials
+    if cfg.trials != meta["config"].get("trials") or \
+            cfg.device != meta["config"].get("device", cfg.device):
+        meta["config"].update(trials=cfg.trials, device=cfg.device)
         dump_json(meta_path, meta)
     return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False,
                     features=features, warm=list(meta.get("warm_start") or []))
@@ -538,6 +608,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     t0 = time.perf_counter()
     result = None
     records: list[Trial] = []
+    plan = _plan(cfg)
     if cfg.networks:
         max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)
         oracle = make_oracle(cfg.strategy, max_draws=(cfg.trials + 1) * (max_rejects + 1),
@@ -545,6 +616,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, targets=targets,
                           limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed, directory=run_dir,
                           objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit,
+                          device=plan.device, mixed_precision=plan.mixed_precision,
                           warm_start=warm or [], warm_count=warm_count(cfg.trials))
         result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
         records = sorted(result.trials, key=lambda r: r.number)
@@ -611,7 +683,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                    "proposals": cfg.proposals,
                    "warm_start": {"enabled": bool(cfg.warm_start),
                                   "trials": {r.trial_id: r.origin for r in records
-                                             if r.origin}}},
+                                             if r.origin}},
+                   "device": {**plan.as_dict(), "trials": _trials_by_device(records)}},
         "trials": [{**r.to_json(), "pareto": r.trial_id in front,
                     "chosen": r.trial_id == chosen_id} for r in all_records],
         "smallest_candidates": [r.to_json() for r in (result.smallest if result else [])],
@@ -649,6 +722,23 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
 
         record_run(entry_for_run(dataset.summary(), targets, cfg.limits, space.name, records))
     return RunResult(run_dir=run_dir, report=report, files=files)
+
+
+def _plan(cfg: SearchConfig) -> Any:
+    """Where this search trains (:class:`~edgeml.search.device.DevicePlan`)."""
+    from .search.device import resolve_device
+
+    return resolve_device(cfg.device)
+
+
+def _trials_by_device(records: list[Trial]) -> dict[str, int]:
+    """Trained trials per device ("cpu": 3, "gpu:0": 7), resumed ones included."""
+    out: dict[str, int] = {}
+    for r in records:
+        if r.trained:
+            key = r.device or "unrecorded"
+            out[key] = out.get(key, 0) + 1
+    return out
 
 
 def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: Target,

@@ -89,6 +89,8 @@ class Trial:
     tflite: str | None = None
     keras: str | None = None
     worker_rss_bytes: int | None = None
+    device: str | None = None        # where it trained: "cpu", "gpu:0", ... (None: not trained
+    #                                  or recorded before edgeml said)
     seconds: float | None = None
     rss_bytes: int | None = None
     family: str | None = None        # a classical model's family (None: a network)

@@ -215,3 +215,29 @@ def test_resume_compress_export_and_profile_a_moved_run(api_run, tmp_path):
         loaded.export("esp-idf", tmp_path / "components")
     prof = edgeml.profile(moved / "model.tflite", target="nrf52840")
     assert prof.macs == int(prof.layers["macs"].sum()) and prof.latency_ms > 0
+
+
+def test_a_classical_winner_is_described_as_one(digits_xy, tmp_path):
+    """A run whose chosen model is a classical model or an ensemble: the API says which,
+    points at its edgeml_predict C files (no model.tflite) and exports them."""
+    x, y = digits_xy
+    run = edgeml.search(x.reshape(len(x), -1), y, target="esp32", trials=3, seed=0, verbose=0,
+                        models="tree,nb", out=tmp_path / "run")
+    rep = json.loads((run.path / "report.json").read_text())
+    best = run.best
+    assert best.family == rep["chosen"]["family"] in ("tree", "nb", "ensemble")
+    assert best.tflite is None and not (run.path / "model.tflite").exists()
+    assert [p.name for p in best.c_files] == sorted(rep["chosen"]["c_files"])
+    assert all(p.is_file() for p in best.c_files) and "edgeml_predict.h" in rep["chosen"]["c_files"]
+    assert best.decision == rep["decision"] and best.kind != "network"
+    text = str(run)
+    assert "int8 accuracy (test, TFLM)" not in text and "accuracy (test, deployed C)" in text
+    assert "edgeml_predict.h" in text and rep["decision"] in text
+    if best.family == "ensemble":
+        assert {m[0] for m in best.members} == set(rep["ensemble"]["members"])
+    else:
+        assert best.kind.lower() in text.lower() and best.members == ()
+    assert f"({best.kind}, acc" in repr(run)
+    assert edgeml.load_run(run.path).best == best
+    done = run.export("c", tmp_path / "fw")
+    assert (tmp_path / "fw" / "edgeml_predict.h").is_file() and done.files

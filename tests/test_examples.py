@@ -52,6 +52,7 @@ def test_the_script_runs(tmp_path):
     assert (tmp_path / "pareto.png").stat().st_size > 1000
     assert (tmp_path / "firmware" / "model_data.h").is_file()
     assert "compression" in done.stdout and "nrf52840" in done.stdout
+    assert "edgeml_predict.h" in done.stdout and (tmp_path / "classical" / "report.json").is_file()
 
 
 # --------------------------------------------------------------- feature-stage examples
@@ -75,9 +76,9 @@ def test_every_example_has_a_readme_and_a_script():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("example, firmware", [
-    ("activity_recognition", "features.c"),
-    ("keyword_spotting", "edgeml_model/features.c"),
-    ("tabular_features", "features.c"),
+    ("activity_recognition", "edgeml_features.c"),
+    ("keyword_spotting", "edgeml_model/edgeml_features.c"),
+    ("tabular_features", "edgeml_features.c"),
 ])
 def test_example_runs(example, firmware, tmp_path):
     missing = _needs(example)

@@ -76,7 +76,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
            group: str | None = None, window: int | None = None, hop: int | None = None,
            rate: float | None = None, test_data: str | Path | None = None,
            models: str = _D["models"], ensemble: bool = _D["ensemble"],
-           ensemble_min_gain: float = _D["ensemble_min_gain"],
+           ensemble_min_gain: float = _D["ensemble_min_gain"], device: str = _D["device"],
            warm_start: bool = _D["warm_start"], proposals: int = _D["proposals"],
            out: str | Path | None = None, force: bool = False, verbose: int = 1,
            on_event: Event | None = None) -> Run:
@@ -97,6 +97,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
     ``models``: the families considered (``"nn"``, the network search, and the classical
     ``tree, forest, gbt, linear, nb``), ``ensemble`` / ``ensemble_min_gain``: the greedy
     ensemble over the run's models (``--models``, ``--no-ensemble``, ``--ensemble-min-gain``).
+    ``device``: where trials train, ``"auto"`` (a GPU when TensorFlow sees one), ``"cpu"``
+    or ``"gpu"`` (``--device``).
     ``warm_start``: propose the best configurations of similar earlier runs (the knowledge
     base under the cache directory) and of edgeml's portfolio first (``--no-warm-start``);
     ``proposals``: candidates screened per proposal, the one predicted to use most of the
@@ -127,8 +129,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                        window=window, hop=hop, rate=rate,
                        test_data=None if test_data is None else str(test_data),
                        models=models, ensemble=bool(ensemble),
-                       ensemble_min_gain=ensemble_min_gain, warm_start=bool(warm_start),
-                       proposals=int(proposals),
+                       ensemble_min_gain=ensemble_min_gain, device=device,
+                       warm_start=bool(warm_start), proposals=int(proposals),
                        limits=limits(max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
                                      max_latency_ms=max_latency_ms))
     temp = None
@@ -158,13 +160,14 @@ def _run_name(cfg: SearchConfig) -> str:
     return "-".join(load_target(n).name for n in cfg.target_names)
 
 
-def resume(run_dir: str | Path, *, trials: int | None = None, verbose: int = 1,
-           on_event: Event | None = None) -> Run:
-    """Finish an interrupted run, or extend it to ``trials`` (``edgeml search --resume``)."""
+def resume(run_dir: str | Path, *, trials: int | None = None, device: str | None = None,
+           verbose: int = 1, on_event: Event | None = None) -> Run:
+    """Finish an interrupted run, or extend it to ``trials`` (``edgeml search --resume``);
+    ``device`` trains the rest elsewhere than the run's own ``--device``."""
     from ..pipeline import resume_search
 
     with Progress(verbose=verbose, total=trials, forward=on_event) as progress:
-        result = resume_search(run_dir, trials=trials, on_event=progress)
+        result = resume_search(run_dir, trials=trials, device=device, on_event=progress)
     return Run(result.run_dir, files=result.files)
 
 

@@ -28,13 +28,15 @@ ESTIMATE_COLUMNS = ("flash_bytes", "model_bytes", "ram_bytes", "arena_bytes", "l
                     "energy_uj", "macs")
 TRIAL_COLUMNS = ("trial_id", "status", "feasible", "pareto", "chosen", "int8_val_accuracy",
                  "float_val_accuracy", *ESTIMATE_COLUMNS, "broken", "epochs_run",
-                 "train_seconds")
+                 "train_seconds", "device")
 
 
 @dataclass(frozen=True)
 class ChosenModel:
-    """The model a run chose, as deployed: int8, scored in the TFLite Micro interpreter
-    on the test split, costed on the run's (first) target."""
+    """The model a run chose, as deployed, scored on the test split and costed on the
+    run's (first) target: an int8 network scored in the TFLite Micro interpreter
+    (:attr:`tflite`), or a classical model or an ensemble (:attr:`family` is set) scored
+    as the C code ``edgeml_predict`` it ships as (:attr:`c_files`)."""
 
     trial_id: str
     target: str
@@ -51,14 +53,25 @@ class ChosenModel:
     tflite: Path | None = None
     compression: Mapping[str, Any] | None = None
     per_target: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: None for a network; a classical family ("forest", "gbt", ...) or "ensemble"
+    family: str | None = None
+    #: an ensemble's members: (trial id, weight, family or "nn")
+    members: tuple[tuple[str, float, str], ...] = ()
+    #: the edgeml_predict C files of a classical model or an ensemble
+    c_files: tuple[Path, ...] = ()
+    #: the report's one sentence on which model family won and why
+    decision: str = ""
 
     @classmethod
     def from_report(cls, report: Mapping[str, Any], run_dir: Path | None = None) -> ChosenModel:
         best = report["chosen"]
         est = best.get("estimate") or {}
         tflite = None
-        if run_dir is not None and (run_dir / "model.tflite").exists():
+        if run_dir is not None and not best.get("family") and \
+                (run_dir / "model.tflite").exists():
             tflite = run_dir / "model.tflite"
+        c_files = tuple(run_dir / n for n in best.get("c_files") or ()
+                        if (run_dir / n).exists()) if run_dir is not None else ()
         return cls(trial_id=str(best["trial_id"]), target=str(report["target"]["name"]),
                    int8_test_accuracy=best.get("int8_test_accuracy"),
                    float_test_accuracy=best.get("float_test_accuracy"),
@@ -72,7 +85,21 @@ class ChosenModel:
                    hyperparameters=dict(best.get("hyperparameters") or {}), tflite=tflite,
                    compression=best.get("compression"),
                    per_target={n: dict(info.get("estimate") or {})
-                               for n, info in (best.get("targets") or {}).items()})
+                               for n, info in (best.get("targets") or {}).items()},
+                   family=best.get("family") or None,
+                   members=tuple((str(m["trial_id"]), float(m["weight"]), str(m["family"]))
+                                 for m in best.get("members") or ()
+                                 if best.get("family") == "ensemble"),
+                   c_files=c_files, decision=str(report.get("decision") or ""))
+
+    @property
+    def kind(self) -> str:
+        """What was chosen, in words: "network", "random forest", "ensemble", ..."""
+        if self.family is None:
+            return "network"
+        from ..classical import describe
+
+        return "ensemble" if self.family == "ensemble" else describe(self.family)
 
     @property
     def accuracy(self) -> float | None:
@@ -82,12 +109,23 @@ class ChosenModel:
     def rows(self) -> list[tuple[str, str]]:
         acc = "-" if self.int8_test_accuracy is None else f"{self.int8_test_accuracy:.4f}"
         fl = "" if self.float_test_accuracy is None else f" (float {self.float_test_accuracy:.4f})"
-        rows = [("chosen", f"trial {self.trial_id}: {_hp_text(self.hyperparameters)}"),
-                ("int8 accuracy (test, TFLM)", acc + fl),
-                ("flash", f"{self.flash_bytes / KB:.1f} KB ({self.model_bytes / KB:.1f} KB model)"),
-                ("RAM", f"{self.ram_bytes / KB:.1f} KB ({self.arena_bytes / KB:.1f} KB arena)"),
-                ("latency (estimate)", f"{self.latency_ms:.2f} ms on {self.target}"),
-                ("energy (estimate)", f"{self.energy_uj:.1f} uJ per inference")]
+        if self.family is None:
+            rows = [("chosen", f"trial {self.trial_id}: {_hp_text(self.hyperparameters)}"),
+                    ("int8 accuracy (test, TFLM)", acc + fl)]
+        elif self.members:
+            rows = [("chosen", f"ensemble (trial {self.trial_id}) of " + ", ".join(
+                        f"trial {t} ({f}, weight {w:.2f})" for t, w, f in self.members)),
+                    ("accuracy (test, deployed C)", acc)]
+        else:
+            rows = [("chosen", f"{self.kind} (trial {self.trial_id}): "
+                               f"{_hp_text(self.hyperparameters)}"),
+                    ("accuracy (test, deployed C)", acc)]
+        rows += [("flash", f"{self.flash_bytes / KB:.1f} KB ({self.model_bytes / KB:.1f} KB model)"),
+                 ("RAM", f"{self.ram_bytes / KB:.1f} KB ({self.arena_bytes / KB:.1f} KB arena)"),
+                 ("latency (estimate)", f"{self.latency_ms:.2f} ms on {self.target}"),
+                 ("energy (estimate)", f"{self.energy_uj:.1f} uJ per inference")]
+        if self.c_files:
+            rows.append(("C files", ", ".join(p.name for p in self.c_files)))
         if self.compression:
             c = self.compression
             rows.append(("compression", f"{c.get('chosen_stage')} "
@@ -194,13 +232,15 @@ class Run:
                 ("trials", f"{s.get('trained', 0)} trained, {s.get('rejected', 0)} rejected "
                            f"before training, {s.get('failed', 0)} failed; objective "
                            f"{s.get('objective', 'accuracy')}"),
-                *self.best.rows()]
+                *self.best.rows(),
+                *([("decision", self.best.decision)] if self.best.decision else [])]
 
     def __repr__(self) -> str:
         b = self.best
         acc = "-" if b.int8_test_accuracy is None else f"{b.int8_test_accuracy:.4f}"
-        return (f"Run({str(self.path)!r}, target={self.target!r}, best=trial {b.trial_id}: "
-                f"int8 acc {acc}, {b.flash_bytes / KB:.1f} KB flash, {b.ram_bytes / KB:.1f} KB "
+        what = "int8 acc" if b.family is None else f"{b.kind}, acc"
+        return (f"Run({str(self.path)!r}, target={self.target!r}, best=trial {b.trial_id} "
+                f"({what} {acc}, {b.flash_bytes / KB:.1f} KB flash, {b.ram_bytes / KB:.1f} KB "
                 f"RAM, {b.latency_ms:.2f} ms)")
 
     def __str__(self) -> str:
@@ -237,7 +277,7 @@ def trials_frame(report: Mapping[str, Any]) -> Any:
             "int8_val_accuracy": t.int8_val_accuracy, "float_val_accuracy": t.float_val_accuracy,
             **{k: est.get(k) for k in ESTIMATE_COLUMNS},
             "broken": "; ".join(t.broken) or None, "epochs_run": t.epochs_run,
-            "train_seconds": t.train_seconds}
+            "train_seconds": t.train_seconds, "device": t.device}
         for k, v in t.hyperparameters.items():
             row[f"hp_{k}" if k in TRIAL_COLUMNS else k] = v
         rows.append(row)

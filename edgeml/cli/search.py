@@ -31,7 +31,9 @@ _FIELDS = {"accuracy_tolerance": "tolerance"}
 # Options left unset (None) take SearchConfig's default, so --resume can tell which were given.
 _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "objective",
               "accuracy_tolerance", "max_int8_drop", "models", "ensemble", "ensemble_min_gain",
-              "warm_start", "proposals")
+              "device", "warm_start", "proposals")
+# Options --resume takes (the run's recorded value when left out).
+_RESUMABLE = ("trials", "device")
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
 _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy", "objective",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
@@ -109,6 +111,12 @@ class _SearchConsole:
                       f"against the target: {cost.rstrip(';')}")
             for fix in rec.get("fixes", []):
                 self.line(f"fixed: {fix}")
+        elif kind == "feature_tuning":
+            best = next((v for v in rec["variants"] if v.get("chosen")), None)
+            acc = "" if best is None or best.get("proxy_val_accuracy") is None else \
+                f" (proxy val acc {best['proxy_val_accuracy']:.3f})"
+            self.line(f"feature {rec['kind']}: {rec['chosen']}{acc}, best of "
+                      f"{len(rec['variants'])} variants")
         elif kind == "feature_candidate":
             self.line(f"feature candidate {rec['kind']}: {rec['describe']} ({rec['trials']} "
                       f"trial(s), {rec['run_dir']})")
@@ -189,16 +197,17 @@ def search_defaults() -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from .. import api
+    from ..search.device import resolve_device
 
     if args.resume:
         given = ["--" + k.replace("_", "-") for k in _RUN_SETTINGS if getattr(args, k) is not None]
         if given:
             raise EdgeMLError(f"--resume takes the run's settings from {args.resume}/run.json; "
                               f"drop {', '.join(given)}",
-                              hint="only --trials (to extend the run), --quiet and --json go "
-                                   "with --resume")
+                              hint="only --trials (to extend the run), --device, --quiet and "
+                                   "--json go with --resume")
     for key, value in search_defaults().items():
-        if getattr(args, key) is None and not (args.resume and key == "trials"):
+        if getattr(args, key) is None and not (args.resume and key in _RESUMABLE):
             setattr(args, key, value)
     quiet = args.quiet or args.json
     con = _SearchConsole(quiet=quiet, total=args.trials or 0)
@@ -211,11 +220,13 @@ def run(args: argparse.Namespace) -> int:
                 result = _resume_with_total(con, api.resume, args)
         else:
             limits_from_args(args)  # the limit options' own checks, worded as options
+            plan = resolve_device(args.device)  # --device gpu without a GPU: one line, no run
             out = args.out or api.default_out(args.target)
             if not quiet:
+                mixed = " in mixed precision" if plan.mixed_precision else ""
                 con.err.print(f"edgeml {__version__}: searching for {args.target} "
                               f"({args.trials} trials, {args.epochs} epochs, {args.strategy}, "
-                              f"objective {args.objective})")
+                              f"objective {args.objective}, training on {plan.device}{mixed})")
             with con:
                 result = api.search(data=args.data, label=args.label, target=args.target,
                                     out=out, trials=args.trials, epochs=args.epochs,
@@ -230,8 +241,8 @@ def run(args: argparse.Namespace) -> int:
                                     rate=args.rate, test_data=args.test_data,
                                     models=args.models, ensemble=args.ensemble,
                                     ensemble_min_gain=args.ensemble_min_gain,
-                                    warm_start=args.warm_start, proposals=args.proposals,
-                                    force=args.force,
+                                    device=args.device, warm_start=args.warm_start,
+                                    proposals=args.proposals, force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
         if con.run_dir:  # one line, printed by the command line's main()
@@ -268,10 +279,11 @@ def run(args: argparse.Namespace) -> int:
                           "trials": {k: rep["search"].get(k, 0)
                                      for k in ("trained", "rejected", "failed", "retried")},
                           "pareto": rep.get("pareto", []),
+                          "device": rep["search"].get("device"),
                           "bench_finalists": finalists,
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0
-    from ..export.report import hp_summary, trial_counts
+    from ..export.report import device_summary, hp_summary, trial_counts
 
     names = [t["name"] for t in rep.get("targets", [rep["target"]])]
     rows = [
@@ -298,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
         c = feat["cost"].get(names[0]) or next(iter(feat["cost"].values()))
         rows.append(("features", f"{feat['describe']}: {c['flash_bytes'] / KB:.1f} KB flash, "
                                  f"{c['ram_bytes'] / KB:.1f} KB RAM, {c['latency_ms']:.2f} ms "
-                                 "(estimate; counted against the target; features.c)"))
+                                 "(estimate; counted against the target; edgeml_features.c)"))
     if rep.get("decision"):
         rows.append(("why", rep["decision"]))
     if len(names) > 1:
@@ -316,6 +328,8 @@ def run(args: argparse.Namespace) -> int:
                       f"{', '.join(rep.get('pareto', [])) or '-'}"),
         ("trials", f"{trial_counts(rep['search'])}, {rep['seconds']['total']:.0f} s"),
     ]
+    if rep["search"].get("device"):
+        rows.append(("trained on", device_summary(rep["search"]["device"])))
     search = rep["search"]
     if search.get("stop_reason") and int(search["trained"]) < int(search["trials"]):
         rows.append(("stopped early", str(search["stop_reason"])))
@@ -339,7 +353,8 @@ def _resume_with_total(con: _SearchConsole, resume: Callable[..., Any],
             con.total = int(rec.get("budget") or con.total)
         con(kind, rec)
 
-    return resume(args.resume, trials=args.trials, verbose=0, on_event=on_event)
+    return resume(args.resume, trials=args.trials, device=args.device, verbose=0,
+                  on_event=on_event)
 
 
 def add_parser(sub: Any) -> None:
@@ -401,6 +416,10 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--ensemble-min-gain", type=float, default=None, metavar="G",
                    help="choose an ensemble only when its validation accuracy beats the best "
                         f"single model by more than G [default: {d['ensemble_min_gain']}]")
+    s.add_argument("--device", choices=["auto", "cpu", "gpu"], default=None,
+                   help="where trials train: a GPU when TensorFlow sees one (auto), the CPU, "
+                        "or the GPU (an error when none is visible); --resume may change it "
+                        f"[default: {d['device']}]")
     s.add_argument("--no-warm-start", dest="warm_start", action="store_false", default=None,
                    help="do not start from the best configurations of similar earlier runs and "
                         "of edgeml's portfolio (it starts from them by default)")

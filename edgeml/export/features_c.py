@@ -1,8 +1,9 @@
 """The feature stage as generated C99: raw samples -> the model's int8 input.
 
 ``render_feature_files(fitted, name=..., input_scale=..., input_zero_point=...)``
-returns ``features.h`` and ``features.c`` (``<name>_features.*`` for another name)
-declaring::
+returns ``edgeml_features.h`` and ``edgeml_features.c`` (``<name>_features.*`` for another
+name; never plain ``features.h``, which would hide the C library's own ``<features.h>``
+once the folder is on an include path) declaring::
 
     int edgeml_features(const float *raw, int8_t *out);        /* the model's input */
     int edgeml_features_float(const float *raw, float *out);   /* normalized floats */
@@ -33,7 +34,7 @@ __all__ = ["render_feature_files", "feature_file_names", "feature_symbols", "fea
 
 
 def feature_file_names(name: str = "model") -> dict[str, str]:
-    stem = "features" if name == "model" else f"{name}_features"
+    stem = "edgeml_features" if name == "model" else f"{name}_features"
     return {"header": f"{stem}.h", "source": f"{stem}.c"}
 
 
@@ -317,7 +318,7 @@ int {sym['float']}(const float *raw, float *out) {{
 
 
 def feature_files(art: Any, name: str) -> dict[str, bytes]:
-    """The feature stage's C (``features.c/.h``) when ``art`` (a ModelArtifact) was trained
+    """The feature stage's C (``edgeml_features.c/.h``) when ``art`` (a ModelArtifact) was trained
     on features: firmware calls one function from raw samples to the model's int8 input."""
     if not art.features:
         return {}

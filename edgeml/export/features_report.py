@@ -14,7 +14,7 @@ def render_features_markdown(report: dict[str, Any]) -> str:
         return ""
     split = feat.get("split", {})
     lines = ["", "## Feature stage", "",
-             f"- features: {feat.get('describe', '')} (`features.c`: "
+             f"- features: {feat.get('describe', '')} (`edgeml_features.c`: "
              "`edgeml_features(raw, out)` -> the model's int8 input)",
              f"- split by {split.get('unit', 'recording')}: {split.get('train')}/{split.get('val')}/"
              f"{split.get('test')} train/val/test"
@@ -47,4 +47,18 @@ def render_features_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {r['kind']}{mark} | {r['int8_val_accuracy']:.4f} | "
                          f"{r['int8_test_accuracy']:.4f} | {c['model_bytes'] / 1024:.1f} KB | "
                          f"{c['latency_ms']:.2f} ms |")
+        tuned = [(r["kind"], v) for r in fsr["candidates"] for v in r.get("variants") or ()]
+        if tuned:
+            lines += ["", "Each kind's parameters, chosen before its network search by a fast "
+                          "proxy (extremely randomised trees on the features, validation "
+                          "accuracy; ties within half a point go to the cheaper stage):", "",
+                      "| kind | variant | proxy val acc | feature latency | flash | RAM |",
+                      "|---|---|---|---|---|---|"]
+            for kind, v in tuned:
+                acc = (f"{v['proxy_val_accuracy']:.4f}" if v.get("proxy_val_accuracy") is not None
+                       else f"not tried: {v.get('reason', '')}")
+                mark = " (chosen)" if v.get("chosen") else ""
+                lines.append(f"| {kind} | {v['describe']}{mark} | {acc} | "
+                             f"{v['latency_ms']:.3f} ms | {v['flash_bytes']} B | "
+                             f"{v['ram_bytes']} B |")
     return "\n".join(lines) + "\n"

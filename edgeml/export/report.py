@@ -7,7 +7,8 @@ from typing import Any
 
 from ..records import Trial, TrialStatus
 
-__all__ = ["render_markdown", "render_pareto_png", "pareto_figure", "hp_summary", "trial_counts"]
+__all__ = ["render_markdown", "render_pareto_png", "pareto_figure", "hp_summary", "trial_counts",
+           "device_summary"]
 
 
 def hp_summary(hp: dict[str, Any]) -> str:
@@ -43,6 +44,23 @@ def trial_counts(search: dict[str, Any]) -> str:
     return text
 
 
+def device_summary(device: dict[str, Any]) -> str:
+    """``cpu (--device auto: no NVIDIA device in /dev); trials: cpu 5`` from the report's
+    ``search.device``."""
+    used = str(device.get("device", "?"))
+    why = [f"--device {device.get('requested', '?')}"]
+    if device.get("no_gpu") and used == "cpu":
+        why[0] += f": {device['no_gpu']}"
+    if device.get("gpus"):
+        why.append(f"{device['gpus']} GPU{'s' if device['gpus'] != 1 else ''} visible")
+    why.append("mixed precision training" if device.get("mixed_precision") else "float32")
+    text = f"{used} ({', '.join(why)})"
+    per = device.get("trials") or {}
+    if per:
+        text += "; trained trials: " + ", ".join(f"{k} {v}" for k, v in per.items())
+    return text
+
+
 def _kb(v: Any) -> str:
     return "-" if v is None else f"{v / 1024:.1f}"
 
@@ -75,6 +93,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         + (f", objective {report['search']['objective']}" if report['search'].get('objective') else "")
         + (f", space {report['search']['space']['name']}" if report['search'].get('space') else ""),
         *_proposal_lines(report.get("search") or {}),
+    ]
+    if report["search"].get("device"):
+        lines.append(f"- Training device: {device_summary(report['search']['device'])}")
+    lines += [
         "",
         "## Chosen model",
         "",
@@ -112,8 +134,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         "## Trials",
         "",
-        "| trial | status | hyperparameters | model KB | arena KB | latency ms | float acc | int8 acc | note |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| trial | status | device | hyperparameters | model KB | arena KB | latency ms | float acc | int8 acc | note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in _trials(report) + _trials(report, "smallest_candidates"):
         e = r.estimate or {}
@@ -131,7 +153,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                     + (f"; {note}" if note else ""))
         lat = e.get("latency_ms")
         lines.append(
-            f"| {r.trial_id} | {r.status.value} | {hp_summary(r.hyperparameters)} | "
+            f"| {r.trial_id} | {r.status.value} | {r.device or '-'} | "
+            f"{hp_summary(r.hyperparameters)} | "
             f"{_kb(e.get('model_bytes'))} | {_kb(e.get('arena_bytes'))} | "
             f"{'-' if lat is None else _ms(lat)} | {_pct(r.float_val_accuracy)} | "
             f"{_pct(r.int8_val_accuracy)} | {str(note).replace('|', '/')} |")

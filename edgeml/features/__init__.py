@@ -6,7 +6,8 @@
 * :mod:`.compute`: statistics, FFT band energies, log-mel / MFCC, tabular terms;
 * :mod:`.select`: tabular construction + stable selection (Nogueira et al. 2018);
 * :mod:`.build`: recordings -> split by recording/group -> features -> Dataset;
-* :mod:`.cost`: RAM, flash and cycles of the exported stage on a target.
+* :mod:`.cost`: RAM, flash and cycles of the exported stage on a target;
+* :mod:`.tune`: a kind's window / frame / mel parameters, chosen by a fast proxy.
 """
 
 from __future__ import annotations

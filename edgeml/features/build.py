@@ -215,9 +215,10 @@ def load_feature_set(source: str | Path, *, label_column: str = "label",
                      group_column: str | None = None, kind: str | None = None,
                      window: int | None = None, hop: int | None = None,
                      rate: float | None = None, test_data: str | Path | None = None,
-                     seed: int = 0) -> FeatureSet:
+                     seed: int = 0, spec: FeatureSpec | None = None) -> FeatureSet:
     """Load recordings from ``source`` (see :func:`edgeml.data.sources.load_recordings`),
-    choose the spec (``kind`` or the first candidate), split and compute the features."""
+    choose the spec (``spec`` as given, else ``kind`` or the first candidate), split and
+    compute the features."""
     from ..data.sources import load_recordings
 
     tabular = kind == "tabular"
@@ -232,5 +233,6 @@ def load_feature_set(source: str | Path, *, label_column: str = "label",
         if test.kind != recs.kind:
             raise DataError(f"the test data {test_data} holds {test.kind} recordings, the "
                             f"training data {recs.kind}", hint="give both the same kind of data")
-    spec = default_spec(recs, kind, window=window, hop=hop)
+    if spec is None:
+        spec = default_spec(recs, kind, window=window, hop=hop)
     return build_features(recs, spec, seed=seed, test_recordings=test)

@@ -6,11 +6,13 @@ figure for the generated functions (Thumb-2 at -Os, as arm-none-eabi-gcc 12 comp
 them for a Cortex-M4F). The tests check all three against the section sizes of the
 cross-compiled object (code within 50 %).
 
-Cycles count floating-point operations times a per-core cost: cores with a
-single-precision FPU take about 1.5 cycles per add/multiply and 30 per
-log/sqrt/divide; cores without one (Cortex-M0+, RV32IMC) run soft-float at about 25
-and 250. The cycle count is an analytic estimate (the right order to budget
-against), not yet checked against a board.
+Cycles count floating-point operations (adds/multiplies) and transcendentals
+(log/sqrt/divide) times per-kind costs measured on the generated C: instructions per
+call of ``edgeml_features_float`` under QEMU (``-icount``) on a Cortex-M4 with FPU and
+on a Cortex-M3 with floats in software, fitted per kind (``benchmarks/feature_cycles.py``
+prints the table and the error of the fit: within 46 % on the measured specs, the worst
+being statistics with and without percentiles). Instructions stand in for cycles, as
+for the classical models; an ESP32 (Xtensa with FPU) uses the FPU row.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any
 
 from .spec import FeatureSpec
 
-__all__ = ["FeatureCost", "feature_cost", "cost_on", "charge", "CODE_BYTES", "has_fpu"]
+__all__ = ["FeatureCost", "feature_cost", "cost_on", "charge", "CODE_BYTES", "CYCLES",
+           "has_fpu"]
 
 #: generated code per kind (bytes of Thumb-2 text at -Os, incl. quantization)
 CODE_BYTES = {"raw": 180, "stats": 700, "fft": 620, "logmel": 620, "mfcc": 700,
@@ -29,6 +32,14 @@ CODE_BYTES = {"raw": 180, "stats": 700, "fft": 620, "logmel": 620, "mfcc": 700,
 #: tabular terms are unrolled: bytes per term on top of CODE_BYTES["tabular"]
 CODE_BYTES_PER_TERM = 40
 _NO_FPU = ("cortex-m0", "cortex-m3", "riscv32-rv32imc", "rv32imc")
+#: (instructions per add/multiply, per log/sqrt/divide) by kind, with an FPU and in software
+#: float: fitted by benchmarks/feature_cycles.py (QEMU mps2-an386 / mps2-an385, -icount)
+CYCLES = {
+    "fpu": {"stats": (4.83, 52.3), "fft": (3.37, 63.5), "raw": (4.91, 0.0),
+            "logmel": (2.95, 102.4), "mfcc": (2.98, 109.9), "tabular": (0.0, 8.2)},
+    "soft": {"stats": (30.43, 899.4), "fft": (42.17, 557.8), "raw": (33.47, 0.0),
+             "logmel": (33.13, 261.0), "mfcc": (33.45, 319.9), "tabular": (0.0, 110.7)},
+}
 
 
 def has_fpu(core: str) -> bool:
@@ -122,7 +133,8 @@ def feature_cost(spec: FeatureSpec, *, core: str = "cortex-m4f",
     code = code_bytes(spec)
     flops, trans = _ops(spec)
     fpu = has_fpu(core)
-    cycles = int(flops * (1.5 if fpu else 25.0) + trans * (30.0 if fpu else 250.0))
+    per_flop, per_trans = CYCLES["fpu" if fpu else "soft"][spec.kind]
+    cycles = int(flops * per_flop + trans * per_trans)
     return FeatureCost(ram_bytes=ram, flash_bytes=table + code, table_bytes=table, code_bytes=code,
                        flops=flops, transcendentals=trans, cycles=cycles,
                        latency_ms=1e3 * cycles / float(clock_hz))

@@ -6,6 +6,9 @@ requests ``("check", hp_config, seed)``, ``("screen", hp_configs)`` and ``("trai
 parent_keras, parent_id, folder)`` with ``("ok", result)`` or ``("error", kind,
 message, hint)``, sending ``("epoch", epoch, epochs)`` while it trains. It exits
 when the search process closes its end of the pipe or dies.
+
+Its device comes from its environment (``EDGEML_WORKER_DEVICE``, and
+``CUDA_VISIBLE_DEVICES=-1`` for the CPU; :func:`edgeml.search.device.worker_env`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,14 @@ def main(argv: list[str]) -> int:
     from multiprocessing.connection import Connection
 
     conn = Connection(int(argv[1]))
+    # before anything runs on a GPU: memory growth, so that workers share it
+    from edgeml.search.device import DEVICE_ENV, configure_process
+
+    failed: tuple[str, str, str, str | None] | None = None
+    try:
+        configure_process(os.environ.get(DEVICE_ENV, "cpu"))
+    except Exception as exc:  # answered on the first request
+        failed = _error(exc)
     try:
         payload = conn.recv_bytes()
     except (EOFError, OSError):
@@ -52,11 +63,11 @@ def main(argv: list[str]) -> int:
     from edgeml.search.worker import TrialContext, check_trial, screen_trials, train_trial
 
     ctx: TrialContext | None = None
-    failed: tuple[str, str, str, str | None] | None = None
-    try:
-        ctx = TrialContext.from_worker(pickle.loads(payload))
-    except Exception as exc:  # answered on the first request
-        failed = _error(exc)
+    if failed is None:
+        try:
+            ctx = TrialContext.from_worker(pickle.loads(payload))
+        except Exception as exc:  # answered on the first request
+            failed = _error(exc)
     del payload
 
     def on_epoch(epoch: int, epochs: int) -> None:

@@ -71,6 +71,7 @@ from ..estimate import (
 from ..records import Trial, TrialStatus, TrialStore
 from ..targets import Target
 from ..tflite.int8 import evaluate_int8, representative_sample
+from .device import mixed_precision_default
 from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
 from .proposals import architecture as _architecture
 from .proposals import budget as _budget
@@ -194,6 +195,7 @@ class EdgeTuner:
                  project_name: str = ".oracle", objective: str = "accuracy",
                  tolerance: float = DEFAULT_TOLERANCE, patience: int = 5,
                  on_event: Event | None = None, isolate: bool | None = None,
+                 device: str = "cpu", mixed_precision: bool | None = None,
                  warm_start: Sequence[dict[str, Any]] = (), warm_count: int = 0) -> None:
         if objective not in OBJECTIVES:
             raise EdgeMLError(f"unknown objective {objective!r}",
@@ -225,7 +227,9 @@ class EdgeTuner:
         self.runner = make_runner(TrialContext(
             space=self.space, x_train=dataset.x_train, y_train=dataset.y_train,
             x_val=dataset.x_val, y_val=dataset.y_val, calib=self._calib, targets=ts,
-            seed=self.seed, epochs=self.epochs, patience=self.patience), isolate=isolate)
+            seed=self.seed, epochs=self.epochs, patience=self.patience, device=device,
+            mixed_precision=(mixed_precision_default(device) if mixed_precision is None
+                             else bool(mixed_precision))), isolate=isolate)
         self._budget = _budget(ts, self.limits)
         self._screens: dict[str, dict[str, Any] | None] = self._load_screens()
         self._drafts: dict[str, tuple[int, dict[str, float]]] = {}
@@ -468,6 +472,7 @@ class EdgeTuner:
             status=TrialStatus.TRAINED, continues=res.continues,
             float_val_accuracy=res.float_val_accuracy, int8_val_accuracy=ev.accuracy,
             epochs_run=res.epochs_run, train_seconds=round(res.train_seconds, 3),
+            device=res.device,
             tflite=str(folder / "model.tflite"), keras=str(folder / "model.keras"),
             worker_rss_bytes=res.rss_bytes if self.runner.isolated else None, **checks)
         return t.with_(score=self._score(t))

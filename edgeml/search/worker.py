@@ -21,6 +21,11 @@ Three steps run there, all plain functions of a :class:`TrialContext`:
   (Hyperband), train, measure its float validation accuracy, convert it to
   int8 and save ``model.keras``.
 
+The check runs on the CPU; the training on the context's ``device`` (a CPU
+worker does not see the GPUs at all), in mixed precision when the context
+says so (see :mod:`.device`: the float32 model that is converted and saved is
+built on the CPU from the trained weights).
+
 :class:`InProcessRunner` runs the same functions in this process: it is used
 when ``EDGEML_TRIAL_WORKER=0`` (for debugging a space with pdb) or when a
 custom ``build(hp)`` cannot be sent to another process (a lambda or closure).
@@ -33,6 +38,7 @@ gets a fresh worker. The worker dies with the search process, even on
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
@@ -52,6 +58,15 @@ import numpy as np
 from .. import errors as _errors
 from ..errors import EdgeMLError, ModelError, RuntimeFailure
 from ..targets import Target
+from .device import (
+    MIXED_POLICY,
+    configure_process,
+    cpu_scope,
+    device_label,
+    device_scope,
+    precision_policy,
+    worker_env,
+)
 from .spaces import Space, SpaceError
 
 __all__ = ["TrialContext", "CheckResult", "ScreenResult", "screen_trials", "screen_model", "TrainResult", "TrialFailure", "WorkerDied",
@@ -79,11 +94,14 @@ class TrialContext:
     seed: int
     epochs: int
     patience: int
+    device: str = "cpu"             # where training runs: "cpu", "gpu" or "gpu:N"
+    mixed_precision: bool = False   # train under mixed_float16 (see .device)
 
     def for_worker(self) -> dict[str, Any]:
         """A picklable description; the space travels as its recipe when it has one."""
         d = {k: getattr(self, k) for k in ("x_train", "y_train", "x_val", "y_val", "calib",
-                                           "targets", "seed", "epochs", "patience")}
+                                           "targets", "seed", "epochs", "patience", "device",
+                                           "mixed_precision")}
         if self.space.recipe is not None:
             d["space_recipe"] = self.space.recipe
         else:
@@ -142,6 +160,8 @@ class TrainResult:
     convert_seconds: float
     continues: str | None
     rss_bytes: int = 0
+    device: str = "cpu"             # where it trained: "cpu", "gpu:0", ...
+    mixed_precision: bool = False
 
 
 class TrialFailure(Exception):
@@ -300,7 +320,8 @@ def screen_trials(ctx: TrialContext, hp_configs: list[dict[str, Any]]) -> Screen
 
 
 def check_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int) -> CheckResult:
-    """Build the candidate with ``hp_config``'s values and estimate it untrained."""
+    """Build the candidate with ``hp_config``'s values and estimate it untrained (on the
+    CPU, whatever the training device)."""
     from .._tf import keras as _keras
     from .._tf import set_seed
     from .spaces import call_build
@@ -309,10 +330,11 @@ def check_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int) -> Chec
     set_seed(seed)
     hp = _hyperparameters(hp_config)
     try:
-        model = call_build(ctx.space, hp)
-        hp.ensure_active_values()
-        active = {k: v for k, v in hp.values.items() if hp.is_active(k)}
-        ests, note = estimate_untrained(model, ctx.calib, ctx.targets)
+        with cpu_scope():
+            model = call_build(ctx.space, hp)
+            hp.ensure_active_values()
+            active = {k: v for k, v in hp.values.items() if hp.is_active(k)}
+            ests, note = estimate_untrained(model, ctx.calib, ctx.targets)
         del model
     finally:
         _keras().backend.clear_session()
@@ -321,10 +343,70 @@ def check_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int) -> Chec
                        hyperparameters=active, rss_bytes=rss_bytes())
 
 
+def _compile_default(model: Any, hp: Any) -> None:
+    """Compile ``model`` as edgeml trains: Adam at the trial's ``lr``, cross-entropy on
+    the softmax's probabilities, accuracy (the last metric, which the search reads)."""
+    from .._tf import keras as _keras
+
+    keras = _keras()
+    model.compile(optimizer=keras.optimizers.Adam(float(hp.values.get("lr", 3e-3))),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def _float32_outputs(model: Any, hp: Any) -> Any:
+    """The model to train under the mixed policy: ``model``'s layers (its weights are
+    trained), with the softmax computed in float32 and float32 outputs, as keras' mixed
+    precision guide asks for a numerically stable loss; compiled (loss scaling comes with
+    the mixed policy). A subclassed model (its own ``train_step``) is trained as built."""
+    from .._tf import keras as _keras
+
+    keras = _keras()
+    functional = type(model).__name__ in ("Functional", "Sequential")
+    if not functional or model.outputs[0].dtype == "float32":
+        if getattr(model, "optimizer", None) is None:
+            _compile_default(model, hp)
+        return model
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        out = keras.layers.Activation("softmax", dtype="float32", name="probs_float32")(
+            last.input)
+    else:  # Dense(..., activation="softmax"): keep it, and cast its output
+        out = keras.layers.Activation("linear", dtype="float32", name="probs_float32")(
+            model.output)
+    trained = keras.Model(model.inputs, out, name=model.name)
+    if getattr(model, "optimizer", None) is not None:  # the space compiled its model
+        trained.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
+    else:
+        _compile_default(trained, hp)
+    return trained
+
+
+def _float32_copy(space: Space, hp: Any, trained: Any) -> Any:
+    """``trained``'s architecture built again under float32 on the CPU, holding its
+    weights (compiled, as it is saved): what is evaluated, converted and saved."""
+    from .spaces import call_build
+
+    with precision_policy("float32"), cpu_scope():
+        copy = call_build(space, hp)
+        try:
+            copy.set_weights(trained.get_weights())
+        except ValueError as exc:
+            raise ModelError(f"build(hp) built another architecture the second time ({exc})",
+                             hint="make build(hp) depend only on the hyperparameters, or train "
+                                  "in float32 with EDGEML_MIXED_PRECISION=0") from exc
+        if getattr(copy, "optimizer", None) is None:
+            _compile_default(copy, hp)
+    return copy
+
+
 def train_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *,
                 parent_keras: str | None, parent_id: str | None, folder: str,
                 on_epoch: Epoch | None = None) -> TrainResult:
-    """Train the candidate; save ``model.keras`` in ``folder``; return its int8 bytes."""
+    """Train the candidate; save ``model.keras`` in ``folder``; return its int8 bytes.
+
+    On the CPU in float32 (the default there) the trained model itself is evaluated,
+    converted and saved. Trained on a GPU or in mixed precision, a float32 copy built
+    on the CPU is (:func:`_float32_copy`)."""
     from .._tf import keras as _keras
     from .._tf import set_seed
     from ..tflite.int8 import to_int8_tflite
@@ -332,51 +414,62 @@ def train_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *,
 
     keras = _keras()
     hp = _hyperparameters(hp_config)
+    mixed = bool(ctx.mixed_precision)
+    on_gpu = ctx.device.startswith("gpu")
     try:
         set_seed(seed)
-        model = call_build(ctx.space, hp)
-        if parent_id is not None:
-            if not parent_keras:
-                raise EdgeMLError(f"hyperband trial continues trial {parent_id}, whose model was "
-                                  "not saved", hint="start a new run")
-            old = keras.models.load_model(parent_keras, compile=False)
-            model.set_weights(old.get_weights())
-            del old
-        if getattr(model, "optimizer", None) is None:
-            model.compile(optimizer=keras.optimizers.Adam(float(hp.values.get("lr", 3e-3))),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        epochs = int(hp.values.get("tuner/epochs", ctx.epochs))
-        initial = int(hp.values.get("tuner/initial_epoch", 0))
-        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=ctx.patience,
-                                                   restore_best_weights=True)]
-        if on_epoch is not None:
-            callbacks.append(keras.callbacks.LambdaCallback(
-                on_epoch_end=lambda epoch, logs=None: on_epoch(epoch + 1 - initial,
-                                                               epochs - initial)))
-        t0 = time.perf_counter()
-        hist = model.fit(ctx.x_train, ctx.y_train, validation_data=(ctx.x_val, ctx.y_val),
-                         epochs=epochs, initial_epoch=initial,
-                         batch_size=int(hp.values.get("batch_size", 32)), verbose=0,
-                         callbacks=callbacks)
-        t1 = time.perf_counter()
-        float_acc = float(model.evaluate(ctx.x_val, ctx.y_val, verbose=0)[-1])
-        model_bytes = to_int8_tflite(model, ctx.calib)
+        with device_scope(ctx.device):
+            with precision_policy(MIXED_POLICY if mixed else None):
+                model = call_build(ctx.space, hp)
+                if parent_id is not None:
+                    if not parent_keras:
+                        raise EdgeMLError(f"hyperband trial continues trial {parent_id}, whose "
+                                          "model was not saved", hint="start a new run")
+                    old = keras.models.load_model(parent_keras, compile=False)
+                    model.set_weights(old.get_weights())
+                    del old
+                if mixed:
+                    fitted = _float32_outputs(model, hp)
+                else:
+                    if getattr(model, "optimizer", None) is None:
+                        _compile_default(model, hp)
+                    fitted = model
+            epochs = int(hp.values.get("tuner/epochs", ctx.epochs))
+            initial = int(hp.values.get("tuner/initial_epoch", 0))
+            callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=ctx.patience,
+                                                       restore_best_weights=True)]
+            if on_epoch is not None:
+                callbacks.append(keras.callbacks.LambdaCallback(
+                    on_epoch_end=lambda epoch, logs=None: on_epoch(epoch + 1 - initial,
+                                                                   epochs - initial)))
+            t0 = time.perf_counter()
+            hist = fitted.fit(ctx.x_train, ctx.y_train, validation_data=(ctx.x_val, ctx.y_val),
+                              epochs=epochs, initial_epoch=initial,
+                              batch_size=int(hp.values.get("batch_size", 32)), verbose=0,
+                              callbacks=callbacks)
+            t1 = time.perf_counter()
+            label = device_label(ctx.device)
+        saved = _float32_copy(ctx.space, hp, model) if mixed or on_gpu else model
+        with cpu_scope() if saved is not model else contextlib.nullcontext():
+            float_acc = float(saved.evaluate(ctx.x_val, ctx.y_val, verbose=0)[-1])
+            model_bytes = to_int8_tflite(saved, ctx.calib)
         t2 = time.perf_counter()
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         for stale in out.glob(".*"):  # left by a run killed while saving
             stale.unlink(missing_ok=True)
         tmp = out / f".model.{os.getpid()}.keras"
-        model.save(str(tmp))
+        saved.save(str(tmp))
         os.replace(tmp, out / "model.keras")
         epochs_run = len(hist.history["loss"])
-        del model, hist
+        del model, fitted, saved, hist
     finally:
         keras.backend.clear_session()
         release_memory()
     return TrainResult(model_bytes=model_bytes, float_val_accuracy=float_acc,
                        epochs_run=epochs_run, train_seconds=t1 - t0, convert_seconds=t2 - t1,
-                       continues=parent_id, rss_bytes=rss_bytes())
+                       continues=parent_id, rss_bytes=rss_bytes(), device=label,
+                       mixed_precision=mixed)
 
 
 # --------------------------------------------------------------------------- runners
@@ -387,6 +480,7 @@ class InProcessRunner:
 
     def __init__(self, ctx: TrialContext) -> None:
         self.ctx = ctx
+        configure_process(ctx.device)
 
     def check(self, hp_config: dict[str, Any], seed: int) -> CheckResult:
         return check_trial(self.ctx, hp_config, seed)
@@ -455,6 +549,7 @@ class WorkerRunner:
         parent_sock, child_sock = socket.socketpair()
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        env.update(worker_env(self.ctx.device))  # a CPU worker does not see the GPUs
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "edgeml.search._trial_worker", str(child_sock.fileno())],

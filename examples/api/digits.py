@@ -42,6 +42,13 @@ def main(out: Path) -> None:
 
     assert edgeml.load_run(run.path).best == run.best  # the run, read back from disk
 
+    # Classical models compete too (the default --models): a winner ships as plain C
+    # (edgeml_predict), no TensorFlow Lite Micro needed.
+    small = edgeml.search(x.reshape(len(x), -1), y, target="esp32", trials=3, seed=0,
+                          models="tree,forest,nb", out=out / "classical")
+    print(small.best.kind, [p.name for p in small.best.c_files])
+    print(small.best.decision)
+
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="edgeml-")))

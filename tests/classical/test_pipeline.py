@@ -36,6 +36,8 @@ def test_models_tree_trains_no_network(tmp_path, capsys):
         found = {p.name for p in (tmp_path / fmt).rglob("*")}
         assert {"edgeml_predict.h", "edgeml_classical.c"} <= found, (fmt, found)
         assert not any(n.endswith((".tflite", "_data.cc", "op_resolver.h")) for n in found)
+    kconfig = next((tmp_path / "zephyr").rglob("Kconfig")).read_text()
+    assert "edgeml_predict" in kconfig and "TENSORFLOW_LITE_MICRO=y" not in kconfig
     cmake = (tmp_path / "esp-idf" / "edgeml_model" / "CMakeLists.txt").read_text()
     assert '"edgeml_classical.c"' in cmake
     assert main(["export", str(out), "--format", "tflite", "--out", str(tmp_path / "t")]) == 2

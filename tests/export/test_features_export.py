@@ -26,24 +26,25 @@ def feature_artifact(artifact):
                                          ("zephyr", "")])
 def test_every_c_format_has_the_feature_files(feature_artifact, fmt, prefix, tmp_path):
     _, files = render_files(feature_artifact, fmt)
-    assert f"{prefix}features.c" in files and f"{prefix}features.h" in files
-    header = files[f"{prefix}features.h"].decode()
+    assert f"{prefix}edgeml_features.c" in files and f"{prefix}edgeml_features.h" in files
+    header = files[f"{prefix}edgeml_features.h"].decode()
     assert "int edgeml_features(const float *raw, int8_t *out);" in header
-    source = files[f"{prefix}features.c"].decode()
+    source = files[f"{prefix}edgeml_features.c"].decode()
     assert f"#define INPUT_SCALE {feature_artifact.input_scale:.9g}"[:24] in source
     if fmt == "esp-idf":
-        assert '"features.c"' in files["CMakeLists.txt"].decode()
+        assert '"edgeml_features.c"' in files["CMakeLists.txt"].decode()
     if fmt == "zephyr":
-        assert "features.c" in files["CMakeLists.txt"].decode()
+        assert "edgeml_features.c" in files["CMakeLists.txt"].decode()
     if fmt == "arduino":
-        assert '#include "features.h"' in files["src/edgeml_model.h"].decode()
+        assert '#include "edgeml_features.h"' in files["src/edgeml_model.h"].decode()
     cc = shutil.which("gcc")
     if cc:
         for rel, data in files.items():
-            if rel.startswith(prefix + "features"):
+            if rel.startswith(prefix + "edgeml_features"):
                 (tmp_path / rel.removeprefix(prefix)).write_bytes(data)
         subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-c",
-                        str(tmp_path / "features.c"), "-o", str(tmp_path / "f.o")], check=True)
+                        str(tmp_path / "edgeml_features.c"), "-o", str(tmp_path / "f.o")],
+                       check=True)
 
 
 def test_a_model_without_features_exports_no_feature_files(artifact):

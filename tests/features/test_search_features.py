@@ -1,5 +1,5 @@
 """edgeml search through the feature stage, end to end on real IMU recordings: the run's
-exported features.c turns raw test windows into exactly the int8 input the model was tested
+exported edgeml_features.c turns raw test windows into exactly the int8 input the model was tested
 on, and the joint search tries every feature candidate under the target budget."""
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ def test_search_on_recordings_exports_features_that_match(imu, tmp_path):
         round((plain.model_flash_budget - cost["flash_bytes"]) / 1024, 1)
     assert rep["target"]["arena_budget_kb"] == round((plain.arena_budget - cost["ram_bytes"]) / 1024, 1)
     fitted = FittedFeatures.from_dict(feat["fitted"])
-    assert (out / "features.c").exists() and fitted.spec.kind == "fft"
+    assert (out / "edgeml_features.c").exists() and fitted.spec.kind == "fft"
     # the raw test windows, cut as the split cut them
     recs = load_recordings(imu)
     test = split_groups(recs, seed=0, val_fraction=0.15, test_fraction=0.2)["test"]
     raw = np.concatenate([cut(recs.signals[i], 32, fitted.spec.hop, where="") for i in test])
-    files = {n: (out / n).read_bytes() for n in ("features.c", "features.h")}
+    files = {n: (out / n).read_bytes() for n in ("edgeml_features.c", "edgeml_features.h")}
     _, q_c = run_c(files, raw, tmp_path)
     from edgeml.tflite.graph import read_graph
 
@@ -58,7 +58,7 @@ def test_search_on_recordings_exports_features_that_match(imu, tmp_path):
 def test_joint_feature_search_tries_each_candidate_and_resumes(imu, tmp_path):
     out = tmp_path / "joint"
     events: list[str] = []
-    res = run_search(SearchConfig(target="nrf52840", data=str(imu), window=32, trials=3,
+    res = run_search(SearchConfig(target="nrf52840", data=str(imu), trials=3,
                                   epochs=2, out=str(out), models="nn", ensemble=False),
                      on_event=lambda kind, rec: events.append(kind))
     fsr = res.report["feature_search"]
@@ -71,8 +71,17 @@ def test_joint_feature_search_tries_each_candidate_and_resumes(imu, tmp_path):
     for r in fsr["candidates"]:
         assert r["costs"]["model_bytes"] >= r["feature_cost"]["flash_bytes"]
     assert res.report["features"]["spec"]["kind"] == fsr["chosen"]
-    assert (out / "features.c").exists() and (out / "model.tflite").exists()
+    assert (out / "edgeml_features.c").exists() and (out / "model.tflite").exists()
     assert events.count("feature_candidate") == 3
+    # each kind's window was chosen among variants by the proxy, and its run used that spec
+    for r in fsr["candidates"]:
+        variants = r["variants"]
+        assert len(variants) >= 3 and sum(v["chosen"] for v in variants) == 1
+        chosen_spec = next(v["spec"] for v in variants if v["chosen"])
+        sub = json.loads((out / "features" / r["kind"] / "run.json").read_text())
+        assert sub["config"]["feature_spec"] == chosen_spec
+    assert events.count("feature_tuning") == 3
+    assert "fast proxy" in (out / "report.md").read_text()
     again = resume_search(out)  # finished candidates are not trained again
     assert again.report["feature_search"]["chosen"] == fsr["chosen"]
     assert again.report["chosen"]["trial_id"] == res.report["chosen"]["trial_id"]
