@@ -10,7 +10,8 @@ validation accuracy.
 
 A new search starts from :func:`warm_start_configs`: the configurations that
 did best on the most similar earlier runs (:func:`distance` over the
-meta-features and the budget; only runs of the same input kind and space),
+meta-features and the budget; only runs of the same input kind and space, and
+not too far: :data:`MAX_DISTANCE`),
 then those of the portfolio shipped with edgeml (``edgeml/search/portfolio.json``,
 entries of the same form built by ``benchmarks/build_portfolio.py``;
 ``$EDGEML_PORTFOLIO`` names another file). The search proposes the first few
@@ -39,7 +40,7 @@ from .proposals import budget as _budget
 
 __all__ = ["KNOWLEDGE_DIR", "PORTFOLIO_ENV", "knowledge_dir", "portfolio_path", "meta_features",
            "entry_for_run", "record_run", "read_entries", "distance", "warm_start_configs",
-           "TOP", "CANDIDATES"]
+           "TOP", "CANDIDATES", "MAX_DISTANCE"]
 
 KNOWLEDGE_DIR = "knowledge"
 PORTFOLIO_ENV = "EDGEML_PORTFOLIO"
@@ -48,6 +49,10 @@ VERSION = 1
 TOP = 3
 #: warm-start candidates a run records (the search proposes the first few valid ones)
 CANDIDATES = 12
+#: runs farther than this (:func:`distance`) are not used: measured on digits under a
+#: 3 KB arena, the best MNIST configurations (distance about 6) lost 2 points against
+#: drawing those trials at random (benchmarks/search_vs_keras_tuner.py)
+MAX_DISTANCE = 3.0
 Warn = Callable[[str], None]
 
 
@@ -172,9 +177,9 @@ def warm_start_configs(summary: dict[str, Any], targets: Sequence[Target], limit
                        limit: int = CANDIDATES) -> list[dict[str, Any]]:
     """Warm-start candidates for a new search, best first: ``{"values", "origin",
     "distance", "int8_val_accuracy", "source"}``. The knowledge base's entries and the
-    portfolio's are ranked together by :func:`distance`; each entry gives its
-    configurations best first (a knowledge-base entry before a portfolio one at the same
-    distance)."""
+    portfolio's are ranked together by :func:`distance` (those farther than
+    :data:`MAX_DISTANCE` are left out); each entry gives its configurations best first (a
+    knowledge-base entry before a portfolio one at the same distance)."""
     here = {"data": meta_features(summary), "budget": _budget_of(targets, limits),
             "space": space_name}
     kb, portfolio = read_entries(on_warning)
@@ -182,7 +187,7 @@ def warm_start_configs(summary: dict[str, Any], targets: Sequence[Target], limit
     for origin, entries in (("knowledge-base", kb), ("portfolio", portfolio)):
         for i, e in enumerate(entries):
             d = distance(here, e)
-            if math.isfinite(d):
+            if d <= MAX_DISTANCE:
                 ranked.append((d, 0 if origin == "knowledge-base" else 1, i, origin, e))
     ranked.sort(key=lambda r: r[:3])
     out: list[dict[str, Any]] = []

@@ -114,10 +114,13 @@ def test_warm_start_ranks_similar_runs_first_and_skips_corrupt_files(cache, tmp_
     from edgeml.targets import load_target
 
     near = _entry([{"width": 2.0}, {"width": 1.0}])
-    far = _entry([{"width": 0.5}], shape=(28, 28, 1))
-    far["data"]["samples"] = 4000
+    far = _entry([{"width": 0.5}])
+    far["data"]["samples"] = 4000       # distance 0.5 * log(4000 / 1077)
+    too_far = _entry([{"depth": 3}], shape=(28, 28, 1))  # 12x the input: not used
+    too_far["data"]["samples"] = 4000
     other_kind = _entry([{"units0": 16}], kind="tabular", shape=(10,), space="tabular")
     (cache / "a-far.json").write_text(json.dumps(far))
+    (cache / "a-too-far.json").write_text(json.dumps(too_far))
     (cache / "b-near.json").write_text(json.dumps(near))
     (cache / "c-tabular.json").write_text(json.dumps(other_kind))
     (cache / "d-corrupt.json").write_text("{not json")
