@@ -33,7 +33,7 @@ from .compress.chain import CompressOptions
 from .data import Dataset, load_dataset, save_arrays
 from .errors import DataError, EdgeMLError, ModelError, RunDirError
 from .estimate import Limits, check_limits
-from .records import RUN_FILE, RunDir, Trial, TrialStatus
+from .records import RUN_FILE, RunDir, Trial, TrialStatus, split_options
 from .targets import Target, load_target
 
 __all__ = ["SearchConfig", "RunResult", "run_search", "resume_search", "default_run_dir",
@@ -82,7 +82,10 @@ class SearchConfig:
     window: int | None = None         # samples per window (streams) / clip (audio)
     hop: int | None = None
     rate: float | None = None         # Hz; None = inferred from a time column / the WAV files
-    test_data: str | None = None      # held-out recordings for the test split
+    test_data: str | None = None      # the user's own test set (a file, or held-out recordings)
+    val_split: float | None = None    # fraction of --data for validation; None = the default
+    test_split: float | None = None   # fraction of --data for test; None = the default
+    refit: bool = True                # retrain the chosen network on train + validation
     #: the exact feature spec (FeatureSpec.to_dict()); set by the joint feature search for
     #: each kind's run once its parameters were chosen (edgeml.features.tune)
     feature_spec: dict[str, Any] | None = None
@@ -160,6 +163,35 @@ def _validate(cfg: SearchConfig) -> None:
     from .search.device import check_device
 
     check_device(cfg.device)
+    _validate_splits(cfg)
+
+
+def _validate_splits(cfg: SearchConfig) -> None:
+    """--val-split / --test-split in (0, 1), together below 1; --test-split not with
+    --test-data; the test file there."""
+    from .data.dataset import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
+
+    for opt, f, eg in (("--val-split", cfg.val_split, DEFAULT_VAL_FRACTION),
+                       ("--test-split", cfg.test_split, DEFAULT_TEST_FRACTION)):
+        if f is not None and (isinstance(f, bool) or not isinstance(f, (int, float))
+                              or not 0 < f < 1):
+            raise EdgeMLError(f"{opt} must be a fraction between 0 and 1, exclusive (got {f!r})",
+                              hint=f"e.g. {opt} {eg:g}")
+    if cfg.val_split is not None or cfg.test_split is not None:
+        val = DEFAULT_VAL_FRACTION if cfg.val_split is None else cfg.val_split
+        test = 0.0 if cfg.test_data else (DEFAULT_TEST_FRACTION if cfg.test_split is None
+                                          else cfg.test_split)
+        if val + test >= 1:
+            raise EdgeMLError(f"--val-split {val:g} and --test-split {test:g} leave nothing to "
+                              "train on", hint="make them add up to less than 1, e.g. "
+                                               "--val-split 0.15 --test-split 0.2")
+    if cfg.test_data and cfg.test_split is not None:
+        raise EdgeMLError("--test-split cuts a test split from --data, which --test-data "
+                          "replaces", hint="drop --test-split (or --test-data)")
+    if cfg.test_data and not Path(cfg.test_data).exists():
+        raise DataError(f"--test-data {cfg.test_data!r} does not exist",
+                        hint="pass the test set: a .npz (arrays x, y) or a .csv with the "
+                             "columns of --data (or held-out recordings)")
 
 
 def load_keras(path: str | Path, space: Any = None) -> Any:
@@ -246,8 +278,9 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
             if (sub / RUN_FILE).exists():
                 res = resume_search(sub, trials=per, device=cfg.device, on_event=emit)
             else:
+                # candidates are compared as searched; only the chosen one is retrained
                 res = run_search(replace(cfg, features=spec.kind, feature_spec=spec.to_dict(),
-                                         out=str(sub), trials=per,
+                                         out=str(sub), trials=per, refit=False,
                                          rate=spec.rate if recs.kind == "audio" else cfg.rate),
                                  on_event=emit)
         except BudgetError as exc:
@@ -277,6 +310,8 @@ def _feature_search(cfg: SearchConfig, emit: Event, *, resume: bool) -> RunResul
                           hint="; ".join(f"{r['kind']}: {r.get('reason', '')}" for r in rows)
                           or "relax the limits")
     res = results[chosen["kind"]]
+    if cfg.refit:
+        res = _refit_candidate(res, per, emit)
     files: dict[str, Path] = {}
     for name in RESULT_FILES:
         if name not in ("report.json", "report.md") and name in res.files:
@@ -329,7 +364,9 @@ def _tune_specs(run_dir: Path, recs: Any, specs: Any, targets: list[Target],
         scored = []
         for pool_recs, pool_specs in pools:
             scored += tune_spec(pool_recs, pool_specs[i], targets, cfg.limits, seed=cfg.seed,
-                                test_fraction=0.0 if cfg.test_data else 0.2, **given)[1]
+                                val_fraction=cfg.val_split or 0.15,
+                                test_fraction=0.0 if cfg.test_data else (cfg.test_split or 0.2),
+                                **given)[1]
         best = best_variant(scored)
         spec = base if best is None else best.spec
         variants = [dict(v.to_dict(), chosen=v.spec == spec) for v in scored]
@@ -338,6 +375,18 @@ def _tune_specs(run_dir: Path, recs: Any, specs: Any, targets: list[Target],
         out[base.kind] = (spec, variants)
     dump_json(path, {k: {"spec": s.to_dict(), "variants": v} for k, (s, v) in out.items()})
     return out
+def _refit_candidate(res: RunResult, trials: int, emit: Event) -> RunResult:
+    """The chosen feature candidate's run, finished again with the final retrain (its trials
+    are replayed, not trained again); a run that has it already is returned as it is."""
+    chosen = res.report["chosen"]
+    if chosen.get("family") or (chosen.get("refit") or {}).get("enabled"):
+        return res
+    run = RunDir.open(res.run_dir)
+    meta = run.meta()
+    meta["config"]["refit"] = True
+    run.report_json.unlink(missing_ok=True)  # first: the run no longer looks complete
+    dump_json(run.run_json, meta)
+    return resume_search(res.run_dir, trials=trials, on_event=emit)
 
 
 def _res_spec(res: RunResult) -> Any:
@@ -346,13 +395,17 @@ def _res_spec(res: RunResult) -> Any:
     return FittedFeatures.from_dict(res.report["features"]["fitted"]).spec
 
 
-def _load_data(cfg: SearchConfig, *, seed: int | None = None) -> tuple[Dataset, Any]:
-    """The dataset, through the feature stage when the data are recordings: then also the
-    FeatureSet (fitted features, split, fixes); otherwise ``None``."""
+def _load_data(cfg: SearchConfig, *, seed: int | None = None,
+               arrays: Mapping[str, Any] | None = None) -> tuple[Dataset, Any]:
+    """The dataset (split as ``cfg`` says, with ``cfg.test_data`` as its test split when
+    given), through the feature stage when the data are recordings: then also the
+    FeatureSet (fitted features, split, fixes); otherwise ``None``. ``arrays``: the data in
+    memory instead of ``cfg.data``."""
     from .data.sources import is_recordings_source
 
     seed = cfg.seed if seed is None else seed
-    if cfg.features or is_recordings_source(cfg.data, group_column=cfg.group, rate=cfg.rate):
+    if arrays is None and (cfg.features or is_recordings_source(cfg.data, group_column=cfg.group,
+                                                                rate=cfg.rate)):
         from .features import load_feature_set
 
         if cfg.data is None:
@@ -362,14 +415,14 @@ def _load_data(cfg: SearchConfig, *, seed: int | None = None) -> tuple[Dataset, 
 
         fs = load_feature_set(cfg.data, label_column=cfg.label, group_column=cfg.group,
                               kind=cfg.features, window=cfg.window, hop=cfg.hop, rate=cfg.rate,
-                              test_data=cfg.test_data, seed=seed,
+                              test_data=cfg.test_data, seed=seed, val_fraction=cfg.val_split,
+                              test_fraction=cfg.test_split,
                               spec=FeatureSpec.from_dict(cfg.feature_spec)
                               if cfg.feature_spec else None)
         return fs.dataset, fs
-    if cfg.test_data:
-        raise EdgeMLError("--test-data takes held-out recordings",
-                          hint="use it with --data a folder of recordings or a stream CSV")
-    return load_dataset(cfg.data, label_column=cfg.label, seed=seed), None
+    return load_dataset(cfg.data if arrays is None else arrays, label_column=cfg.label,
+                        seed=seed, val_fraction=cfg.val_split, test_fraction=cfg.test_split,
+                        test_data=cfg.test_data), None
 
 
 def _charge_features(cfg: SearchConfig, targets: list[Target], fs: Any
@@ -431,10 +484,7 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
         return _feature_search(cfg, emit, resume=False)
     t_start = time.perf_counter()
     targets = [load_target(n) for n in cfg.target_names]
-    if arrays is not None:
-        dataset, fs = load_dataset(arrays, label_column=cfg.label, seed=cfg.seed), None
-    else:
-        dataset, fs = _load_data(cfg)
+    dataset, fs = _load_data(cfg, arrays=arrays)
     emit("data", dataset.summary())
     search_cfg, targets, features = _charge_features(cfg, targets, fs)
     if features:
@@ -454,6 +504,7 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
     dump_json(run_dir / RUN_FILE, {
         "edgeml_version": _version(), "created": datetime.now().isoformat(timespec="seconds"),
         "config": _config_dict(cfg), "dataset_fingerprint": dataset.fingerprint,
+        **_test_record(dataset),
         "space": {"name": space.name, "source": space.source, "digest": space.digest},
         "warm_start": warm})
     return _guarded(search_cfg, targets, dataset, space, run_dir, emit, t_start, created=created,
@@ -496,6 +547,11 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         # a run started before budget-aware proposals and warm starts draws as it did
         conf.setdefault("proposals", 1)
         conf.setdefault("warm_start", False)
+        # a run started before the split options: the fixed fractions it was split with
+        # (no small-data rule), and no final retrain (it keeps the settings it started with)
+        if "val_split" not in conf:
+            conf.update(val_split=0.15, test_split=None if conf.get("test_data") else 0.2)
+        conf.setdefault("refit", False)
         known = set(SearchConfig.__dataclass_fields__)
         cfg = SearchConfig(**{k: v for k, v in conf.items() if k in known})
     except (ValueError, TypeError) as exc:
@@ -514,6 +570,10 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
     targets = [load_target(n) for n in cfg.target_names]
     cfg = replace(cfg, data=_recorded_data(run, cfg.data))
     dataset, fs = _load_data(cfg)
+    recorded = (meta.get("test_data") or {}).get("fingerprint")
+    if recorded and (dataset.extra.get("test_data") or {}).get("fingerprint") != recorded:
+        raise EdgeMLError(f"--resume {run_dir}: the test data {cfg.test_data!r} changed since "
+                          "the run started", hint="restore the test file or start a new run")
     if meta.get("dataset_fingerprint") and dataset.fingerprint != meta["dataset_fingerprint"]:
         raise EdgeMLError(f"--resume {run_dir}: the data {cfg.data or 'digits'!r} changed since "
                           "the run started", hint="restore the data file or start a new run")
@@ -541,6 +601,12 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         dump_json(meta_path, meta)
     return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False,
                     features=features, warm=list(meta.get("warm_start") or []))
+
+
+def _test_record(dataset: Dataset) -> dict[str, Any]:
+    """What run.json keeps about a separate test set (file and fingerprint), if any."""
+    info = dataset.extra.get("test_data")
+    return {"test_data": dict(info)} if info else {}
 
 
 def _recorded_data(run: RunDir, data: str | None) -> str | None:
@@ -649,17 +715,21 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     t1 = time.perf_counter()
     art, model_bytes, texts = None, b"", {}
     if chosen_trial.family is None:  # a network: the int8 model in TFLM
-        best, model_bytes, art = _finish_network(cfg, chosen_trial, dataset, target, run,
+        best, model_bytes, art = _finish_network(cfg, chosen_trial, dataset, targets, run,
                                                  emit, space, features=features)
     else:
         best, texts = _finish_predict(chosen_trial, stage, dataset, target, run, singles,
                                       features=features)
+        best["refit"] = {"enabled": bool(cfg.refit), "shipped": False,
+                         "reason": "classical models and ensembles are not retrained (they "
+                                   "were fitted on the training split only)"}
     t_final = time.perf_counter() - t1
 
     seconds = dict(result.seconds) if result else {}
     seconds = {k: round(v, 2) for k, v in seconds.items()}
+    refit_s = float((best.get("refit") or {}).get("seconds") or 0.0)
     seconds.update(search=round(t_search, 2), classical=round(stage.classical.seconds, 2),
-                   final_test_eval=round(t_final, 2),
+                   refit=round(refit_s, 2), final_test_eval=round(t_final - refit_s, 2),
                    total=round(time.perf_counter() - t_start, 2))
     net_trained = sum(1 for r in records if r.trained)
     report = {
@@ -694,6 +764,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                       "trained": sum(1 for r in stage.classical.trials if r.trained),
                       "rejected": sum(1 for r in stage.classical.trials
                                       if r.status is TrialStatus.INFEASIBLE),
+                      "replayed": stage.classical.replayed,
                       "seconds": round(stage.classical.seconds, 2)},
         "ensemble": _ensemble_json(cfg, stage, use_ensemble),
         "best_single": best_single.trial_id,
@@ -741,16 +812,20 @@ def _trials_by_device(records: list[Trial]) -> dict[str, int]:
     return out
 
 
-def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: Target,
-                    run: RunDir, emit: Event, space: Any, *,
+def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset,
+                    targets: list[Target], run: RunDir, emit: Event, space: Any, *,
                     features: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes, Any]:
-    """Compress (when asked) and test the chosen network; its artifact to write."""
+    """Retrain (unless turned off), compress (when asked) and test the chosen network;
+    its artifact to write."""
     from .export import ModelArtifact
     from .tflite.int8 import evaluate_int8
 
+    target = targets[0]
     best = chosen.to_json()
     best.update(tflite=str(run.resolve(best["tflite"])), keras=str(run.resolve(best["keras"])))
     model_bytes = Path(best["tflite"]).read_bytes()
+    best, model_bytes = _refit_chosen(cfg, chosen, best, model_bytes, dataset, targets, run,
+                                      emit, space)
     best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run.path, emit,
                                          space)
     test = evaluate_int8(model_bytes, dataset.x_test, dataset.y_test)
@@ -761,6 +836,80 @@ def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset, target: 
                                    where="the chosen model",
                                    features=(features or {}).get("fitted"))
     return best, model_bytes, art
+
+
+#: what the report keeps of the search's own model when the retrained one ships
+_SEARCH_MODEL_KEYS = ("tflite", "keras", "int8_val_accuracy", "float_val_accuracy", "epochs_run",
+                      "best_epoch", "estimate", "costs", "targets", "violations")
+
+
+def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_bytes: bytes,
+                  dataset: Dataset, targets: list[Target], run: RunDir, emit: Event,
+                  space: Any) -> tuple[dict[str, Any], bytes]:
+    """The final retrain on train + validation (:mod:`edgeml.search.refit`): the retrained
+    model ships unless it breaks a limit or fails; ``best["refit"]`` says what happened and
+    ``best["search_model"]`` keeps the search's model and its numbers."""
+    from .errors import OutputError
+    from .search.refit import REFIT_DIR, refit_chosen, refit_runner
+    from .tflite.int8 import evaluate_int8
+
+    if not cfg.refit:
+        best["refit"] = {"enabled": False, "shipped": False,
+                         "reason": "turned off: the search's model ships as trained"}
+        return best, model_bytes
+    folder = run.path / REFIT_DIR
+    shutil.rmtree(folder, ignore_errors=True)  # an earlier, interrupted retrain
+    # the worker loads TensorFlow while the search's model is tested here
+    plan = _plan(cfg)  # the search's device (resolved once per process)
+    runner = refit_runner(dataset=dataset, space=space, targets=targets, seed=cfg.seed,
+                          device=plan.device, mixed_precision=plan.mixed_precision)
+    try:
+        search_model = {k: best[k] for k in _SEARCH_MODEL_KEYS if best.get(k) is not None}
+        search_model["train_samples"] = int(len(dataset.y_train))
+        search_model["int8_test_accuracy"] = evaluate_int8(model_bytes, dataset.x_test,
+                                                           dataset.y_test).accuracy
+        search_model["float_test_accuracy"] = float(load_keras(best["keras"], space).evaluate(
+            dataset.x_test, dataset.y_test, verbose=0)[-1])
+        best["search_model"] = search_model
+        try:
+            r = refit_chosen(chosen, dataset=dataset, space=space, targets=targets,
+                             limits=cfg.limits, seed=cfg.seed, epochs=cfg.epochs,
+                             folder=folder, on_event=emit, runner=runner)
+        except (KeyboardInterrupt, SystemExit, OutputError):
+            raise
+        except Exception as exc:  # the search's model is still a good one: ship it
+            from .search.spaces import describe_error
+            from .search.worker import TrialFailure
+
+            what = describe_error(exc)
+            if isinstance(exc, TrialFailure):  # raised in the worker: its own class
+                what = f"{exc.kind}: {what.split(': ', 1)[-1]}"
+            reason = f"the retrain failed ({what})"
+            best["refit"] = {"enabled": True, "shipped": False, "reason": reason}
+            emit("refit_done", best["refit"])
+            return best, model_bytes
+    finally:
+        runner.close()
+    info: dict[str, Any] = {
+        "enabled": True, "epochs": r.epochs, "epochs_from": r.epochs_from,
+        "samples": r.samples, "int8_test_accuracy": r.int8_test_accuracy,
+        "float_test_accuracy": float(load_keras(r.keras, space).evaluate(
+            dataset.x_test, dataset.y_test, verbose=0)[-1]),
+        "tflite": str(r.tflite), "keras": str(r.keras), "estimate": r.checks["estimate"],
+        "costs": r.checks["costs"], "feasible": r.feasible, "train_seconds": r.train_seconds,
+        "seconds": r.seconds}
+    if not r.feasible:
+        info.update(shipped=False, reason="the retrained model breaks a limit ("
+                    + "; ".join(r.checks["broken"]) + ")")
+        best["refit"] = info
+        emit("refit_done", info)
+        return best, model_bytes
+    info.update(shipped=True, reason="")
+    best.update(tflite=str(r.tflite), keras=str(r.keras), refit=info,
+                **{k: r.checks[k] for k in ("estimate", "targets", "violations", "costs",
+                                            "feasible", "broken")})
+    emit("refit_done", info)
+    return best, r.model_bytes
 
 
 def _finish_predict(chosen: Trial, stage: Any, dataset: Dataset, target: Target, run: RunDir,
@@ -1011,7 +1160,7 @@ def compress_run(run_dir: str | Path, *, prune: float | None = None,
         dataset, _ = _load_data(scfg, seed=seed)
     else:
         dataset = load_dataset(source, label_column=label or conf.get("label") or "label",
-                               seed=seed)
+                               seed=seed, **split_options(conf))
     if report["dataset"].get("fingerprint") and \
             dataset.fingerprint != report["dataset"]["fingerprint"]:
         raise EdgeMLError(f"the data {source or 'digits'!r} differs from the data of run {run_dir}",

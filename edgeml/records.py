@@ -30,10 +30,22 @@ from typing import Any
 from ._io import dump_json
 from .errors import RunDirError
 
-__all__ = ["Trial", "TrialStatus", "TrialStore", "RunDir", "RUN_FILE", "REPORT_FILE"]
+__all__ = ["Trial", "TrialStatus", "TrialStore", "RunDir", "RUN_FILE", "REPORT_FILE",
+           "split_options"]
 
 RUN_FILE = "run.json"
 REPORT_FILE = "report.json"
+
+
+def split_options(conf: dict[str, Any]) -> dict[str, Any]:
+    """How a run split its data, from its recorded settings (``run.json``'s ``config``), as
+    :func:`~edgeml.data.load_dataset`'s keywords; a run from before the split options was
+    split with the fixed fractions 0.15 / 0.2."""
+    if "val_split" not in conf:
+        return {"val_fraction": 0.15, "test_fraction": None if conf.get("test_data") else 0.2,
+                "test_data": conf.get("test_data")}
+    return {"val_fraction": conf.get("val_split"), "test_fraction": conf.get("test_split"),
+            "test_data": conf.get("test_data")}
 
 
 class TrialStatus(str, Enum):
@@ -85,6 +97,7 @@ class Trial:
     float_val_accuracy: float | None = None
     int8_val_accuracy: float | None = None
     epochs_run: int | None = None
+    best_epoch: int | None = None    # the epoch EarlyStopping kept (the final retrain's epochs)
     train_seconds: float | None = None
     tflite: str | None = None
     keras: str | None = None

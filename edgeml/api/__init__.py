@@ -77,6 +77,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
            rate: float | None = None, test_data: str | Path | None = None,
            models: str = _D["models"], ensemble: bool = _D["ensemble"],
            ensemble_min_gain: float = _D["ensemble_min_gain"], device: str = _D["device"],
+           val_split: float | None = _D["val_split"], test_split: float | None = _D["test_split"],
+           refit: bool = _D["refit"],
            warm_start: bool = _D["warm_start"], proposals: int = _D["proposals"],
            out: str | Path | None = None, force: bool = False, verbose: int = 1,
            on_event: Event | None = None) -> Run:
@@ -91,9 +93,15 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
 
     ``out``: the run directory; None makes a new temporary folder (``Run.path``).
     ``force``: overwrite files in ``out`` (a ``model_data.h``, ...) that no run wrote.
+    ``test_data``: your own test set, a file (``--test-data``): an NPZ with ``x``, ``y``
+    or a CSV with the data's columns (held-out recordings for recordings), used
+    untouched as the test split. ``val_split`` / ``test_split``: the fractions cut for
+    validation and test (None: 0.15 / 0.2, more for small data; ``--val-split``,
+    ``--test-split``). ``refit``: train the chosen network again on train + validation
+    and ship that model (``--no-refit`` is ``refit=False``).
     ``data=`` a folder of recordings (or a stream CSV) goes through the feature stage:
-    ``features`` (kind; None searches it with the model), ``group``, ``window``, ``hop``,
-    ``rate`` and ``test_data`` (held-out recordings) are ``edgeml search``'s options.
+    ``features`` (kind; None searches it with the model), ``group``, ``window``, ``hop``
+    and ``rate`` are ``edgeml search``'s options.
     ``models``: the families considered (``"nn"``, the network search, and the classical
     ``tree, forest, gbt, linear, nb``), ``ensemble`` / ``ensemble_min_gain``: the greedy
     ensemble over the run's models (``--models``, ``--no-ensemble``, ``--ensemble-min-gain``).
@@ -129,7 +137,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                        window=window, hop=hop, rate=rate,
                        test_data=None if test_data is None else str(test_data),
                        models=models, ensemble=bool(ensemble),
-                       ensemble_min_gain=ensemble_min_gain, device=device,
+                       ensemble_min_gain=ensemble_min_gain, device=device, val_split=val_split,
+                       test_split=test_split, refit=bool(refit),
                        warm_start=bool(warm_start), proposals=int(proposals),
                        limits=limits(max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
                                      max_latency_ms=max_latency_ms))

@@ -50,6 +50,11 @@ def describe(kind: str, rec: Any) -> str | None:
                 f"model {rec['model_bytes'] / KB:.1f} KB, {rec['latency_ms']:.3f} ms")
     if kind == "final":
         return f"testing the chosen model (trial {rec['trial_id']})"
+    if kind == "refit":
+        return (f"final retrain: trial {rec['trial_id']} on train + validation "
+                f"({rec['samples']} samples, {rec['epochs']} epochs)")
+    if kind == "refit_done" and not rec.get("shipped"):
+        return f"final retrain: {rec['reason']}; the search's model ships"
     return None
 
 

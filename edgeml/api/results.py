@@ -31,6 +31,13 @@ TRIAL_COLUMNS = ("trial_id", "status", "feasible", "pareto", "chosen", "int8_val
                  "train_seconds", "device")
 
 
+def _refit_of(best: Mapping[str, Any]) -> dict[str, Any] | None:
+    r = best.get("refit")
+    if not r:
+        return None
+    return {**r, "search_model": best.get("search_model")} if best.get("search_model") else dict(r)
+
+
 @dataclass(frozen=True)
 class ChosenModel:
     """The model a run chose, as deployed, scored on the test split and costed on the
@@ -61,6 +68,9 @@ class ChosenModel:
     c_files: tuple[Path, ...] = ()
     #: the report's one sentence on which model family won and why
     decision: str = ""
+    #: the final retrain on train + validation: epochs, samples, both models' test accuracy
+    #: (``report.json``'s ``chosen.refit``, with ``search_model`` the search's own model)
+    refit: Mapping[str, Any] | None = None
 
     @classmethod
     def from_report(cls, report: Mapping[str, Any], run_dir: Path | None = None) -> ChosenModel:
@@ -84,6 +94,7 @@ class ChosenModel:
                    energy_uj=float(est.get("energy_uj", 0.0)),
                    hyperparameters=dict(best.get("hyperparameters") or {}), tflite=tflite,
                    compression=best.get("compression"),
+                   refit=_refit_of(best),
                    per_target={n: dict(info.get("estimate") or {})
                                for n, info in (best.get("targets") or {}).items()},
                    family=best.get("family") or None,

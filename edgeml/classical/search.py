@@ -21,6 +21,7 @@ networks', so they join the networks' Pareto front and report.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._io import dump_json
 from ..data import Dataset
 from ..estimate import Estimate, Limits, describe_violation, feasible, violations
 from ..records import Trial, TrialStatus
@@ -48,6 +50,7 @@ class ClassicalResult:
     trials: list[Trial] = field(default_factory=list)
     models: dict[str, CModel] = field(default_factory=dict)   # trial_id -> trained model
     seconds: float = 0.0
+    replayed: int = 0   # candidates read back from an earlier run of this search
 
     @property
     def best(self) -> Trial | None:
@@ -141,6 +144,19 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
             break
         values = _active(dict(kt_trial.hyperparameters.values))
         tid = f"c{n:03d}"
+        stored = _stored(directory, tid, values)
+        if stored is not None:  # a resumed run: this candidate was trained (or rejected)
+            trial, cm = stored
+            if cm is not None:
+                out.models[tid] = cm
+                trained += 1
+            oracle.update_trial(kt_trial.trial_id, {"score": float(trial.score or 0.0)})
+            kt_trial.status = "COMPLETED"
+            oracle.end_trial(kt_trial)
+            out.trials.append(trial)
+            out.replayed += 1
+            emit("classical_trial", trial.to_json())
+            continue
         bound = {t.name: bound_estimate(values, t, n_features=n_features, n_classes=k,
                                         n_train=len(x_train)) for t in targets}
         pre = checked_fields(bound, targets, limits)
@@ -170,6 +186,7 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
             trained += 1
             score = acc if trial.feasible else 0.0
         trial = trial.with_(score=score)
+        dump_json(directory / CLASSICAL_DIR / f"{tid}.json", trial.to_json())
         oracle.update_trial(kt_trial.trial_id, {"score": float(score)})
         kt_trial.status = "COMPLETED"
         oracle.end_trial(kt_trial)
@@ -177,3 +194,24 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
         emit("classical_trial", trial.to_json())
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _stored(directory: Path, tid: str, values: dict[str, Any]
+            ) -> tuple[Trial, CModel | None] | None:
+    """The record of candidate ``tid`` left by an earlier run of this search in
+    ``directory`` (and its trained model), if it was drawn with the same values; an
+    unreadable or different record is trained again."""
+    folder = directory / CLASSICAL_DIR
+    try:
+        trial = Trial.from_json(json.loads((folder / f"{tid}.json").read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if json.dumps(trial.hyperparameters, sort_keys=True) != json.dumps(values, sort_keys=True):
+        return None
+    if not trial.trained:
+        return trial, None
+    npz = folder / f"{tid}.npz"  # here, even if the run directory was moved
+    try:
+        return trial.with_(cmodel=str(npz)), CModel.load(npz)
+    except Exception:  # a damaged model file: the candidate is trained again
+        return None

@@ -36,7 +36,10 @@ def add_feature_options(p: Any, *, search: bool = False) -> None:
                    help="sampling rate: streams without a time column; WAVs are resampled "
                         "to it [default: inferred]")
     p.add_argument("--test-data", default=None, metavar="PATH",
-                   help="held-out recordings (same layout as the data) used as the test split")
+                   help=("your own test set, used untouched as the test split (no test split is "
+                         "cut from --data): a .npz (arrays x, y) or a .csv with the columns of "
+                         "--data, or held-out recordings (same layout as the data)") if search
+                   else "held-out recordings (same layout as the data) used as the test split")
 
 
 def add_parser(sub: Any) -> None:

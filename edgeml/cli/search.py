@@ -28,10 +28,12 @@ from .features import add_feature_options
 
 # option -> SearchConfig field, where the names differ
 _FIELDS = {"accuracy_tolerance": "tolerance"}
+# option -> its flag, where the flag is not the option's name
+_FLAGS = {"refit": "--no-refit", "ensemble": "--no-ensemble"}
 # Options left unset (None) take SearchConfig's default, so --resume can tell which were given.
 _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "objective",
               "accuracy_tolerance", "max_int8_drop", "models", "ensemble", "ensemble_min_gain",
-              "device", "warm_start", "proposals")
+              "device", "refit", "warm_start", "proposals")
 # Options --resume takes (the run's recorded value when left out).
 _RESUMABLE = ("trials", "device")
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
@@ -39,7 +41,7 @@ _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
                  "prune", "structured", "qat", "max_int8_drop", "features", "group", "window",
                  "hop", "rate", "test_data", "models", "ensemble", "ensemble_min_gain",
-                 "warm_start", "proposals")
+                 "val_split", "test_split", "refit", "warm_start", "proposals")
 
 class _SearchConsole:
     """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
@@ -184,6 +186,41 @@ class _SearchConsole:
             self._update(self.used)
         elif kind == "final":
             self._update(self.total, "testing the chosen model")
+        elif kind == "refit":
+            self.line(f"final retrain: trial {rec['trial_id']} on train + validation "
+                      f"({rec['samples']} samples, {rec['epochs']} epochs)")
+            self._update(self.total, "final retrain")
+        elif kind == "refit_epoch":
+            self._update(self.total, f"final retrain, epoch {rec['epoch']}/{rec['epochs']}")
+        elif kind == "refit_done" and not rec.get("shipped"):
+            self.line(f"final retrain: {rec['reason']}; the search's model ships",
+                      style="yellow")
+
+
+def _refit_json(best: dict[str, Any]) -> dict[str, Any] | None:
+    """The final retrain for ``--json``: what ran and both models' test accuracy."""
+    r = best.get("refit")
+    if not r:
+        return None
+    out = {k: r[k] for k in ("enabled", "shipped", "epochs", "samples", "int8_test_accuracy",
+                             "float_test_accuracy", "reason") if k in r}
+    m = best.get("search_model")
+    if m:
+        out["search_model"] = {k: m.get(k) for k in ("train_samples", "int8_test_accuracy",
+                                                     "float_test_accuracy")}
+    return out
+
+
+def refit_line(best: dict[str, Any]) -> str:
+    """The final retrain in one line: what it trained on, both models' test accuracy."""
+    r, m = best["refit"], best["search_model"]
+    if "samples" not in r:
+        return str(r.get("reason", ""))
+    text = (f"on train + validation ({r['samples']} samples, {r['epochs']} epochs): int8 test "
+            f"{r['int8_test_accuracy']:.4f}, search model ({m['train_samples']} samples) "
+            f"{m['int8_test_accuracy']:.4f}")
+    return text + ("; the retrained model ships" if r.get("shipped") else
+                   f"; {r['reason']}, so the search's model ships")
 
 
 def search_defaults() -> dict[str, Any]:
@@ -200,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
     from ..search.device import resolve_device
 
     if args.resume:
-        given = ["--" + k.replace("_", "-") for k in _RUN_SETTINGS if getattr(args, k) is not None]
+        given = [_FLAGS.get(k, "--" + k.replace("_", "-")) for k in _RUN_SETTINGS
+                 if getattr(args, k) is not None]
         if given:
             raise EdgeMLError(f"--resume takes the run's settings from {args.resume}/run.json; "
                               f"drop {', '.join(given)}",
@@ -241,7 +279,9 @@ def run(args: argparse.Namespace) -> int:
                                     rate=args.rate, test_data=args.test_data,
                                     models=args.models, ensemble=args.ensemble,
                                     ensemble_min_gain=args.ensemble_min_gain,
-                                    device=args.device, warm_start=args.warm_start,
+                                    device=args.device, val_split=args.val_split,
+                                    test_split=args.test_split, refit=args.refit,
+                                    warm_start=args.warm_start,
                                     proposals=args.proposals, force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
@@ -280,6 +320,7 @@ def run(args: argparse.Namespace) -> int:
                                      for k in ("trained", "rejected", "failed", "retried")},
                           "pareto": rep.get("pareto", []),
                           "device": rep["search"].get("device"),
+                          "refit": _refit_json(best),
                           "bench_finalists": finalists,
                           "files": {k: str(v) for k, v in result.files.items()}}, indent=2))
         return 0
@@ -303,6 +344,8 @@ def run(args: argparse.Namespace) -> int:
         rows[1] = ("accuracy (test, as deployed)", f"{best['int8_test_accuracy']:.4f}")
         rows[2] = ("flash", f"{est['model_bytes'] / KB:.1f} KB of model data, plus its code")
         rows[3] = ("RAM", f"{est['ram_bytes'] / KB:.2f} KB peak")
+    if (best.get("refit") or {}).get("enabled") and best.get("search_model"):
+        rows.append(("final retrain", refit_line(best)))
     if best.get("compression"):
         rows.append(("compression", compression_line(best["compression"])))
     if rep.get("features"):
@@ -397,6 +440,15 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted run from its directory (finished trials are kept)")
     add_limit_options(s)
+    s.add_argument("--val-split", type=FRACTION, default=None, metavar="F",
+                   help="fraction of --data held out for validation (ranks the candidates) "
+                        "[default: 0.15; small data: up to 0.225 so that each class has 5]")
+    s.add_argument("--test-split", type=FRACTION, default=None, metavar="F",
+                   help="fraction of --data held out for the final test [default: 0.2; small "
+                        "data: up to 0.3 so that each class has 5; none with --test-data]")
+    s.add_argument("--no-refit", dest="refit", action="store_false", default=None,
+                   help="ship the chosen network as the search trained it, instead of "
+                        "training it again on train + validation")
     add_feature_options(s, search=True)
     s.add_argument("--prune", type=FRACTION, default=None, metavar="S",
                    help="compress the chosen model: magnitude-prune its kernels to sparsity S")

@@ -7,6 +7,9 @@ Accepted sources:
 * an NPZ file with arrays ``x`` (samples first) and ``y`` (one label per sample),
   and optionally ``x_test`` / ``y_test``: a test set used as given (no test split
   is then cut from ``x``);
+* any of these with a separate test file (``test_data``): an NPZ with ``x``, ``y``
+  or a CSV with the same columns as the data's CSV, loaded with the same checks
+  and used untouched as the test split (as ``x_test`` / ``y_test`` are);
 * arrays in memory: a mapping ``{"x": ..., "y": ...}`` (optionally ``x_test``,
   ``y_test``), e.g. from :func:`arrays_from` (numpy arrays or a pandas DataFrame
   with a label column). They are checked exactly as the NPZ file they are saved
@@ -16,6 +19,16 @@ The input kind is decided from the per-sample shape: ``(F,)`` is a tabular
 vector, ``(T, C)`` a time series, ``(H, W)`` or ``(H, W, C)`` an image (or
 spectrogram). Features are scaled to a fixed range computed on the training
 split only; the scaling is recorded so firmware can apply the same step.
+
+Splits (stratified, reproducible from the seed): a validation fraction and a test
+fraction of the samples (default :data:`DEFAULT_VAL_FRACTION` and
+:data:`DEFAULT_TEST_FRACTION`). The rule for small data, with the default
+fractions only: a split that would get fewer than :data:`MIN_EVAL_PER_CLASS`
+samples per class grows towards that many per class, up to 1.5 times its default
+fraction (so training keeps about half of the data or more). Every split has at least
+as many samples as there are classes (stratified, when every class has 3 or more),
+and every class must keep at least one training sample. Fractions given explicitly
+are used as given (with that minimum).
 """
 
 from __future__ import annotations
@@ -34,7 +47,8 @@ import numpy as np
 from ..errors import DataError
 
 __all__ = ["Dataset", "InputKind", "load_dataset", "arrays_from", "save_arrays", "BUILTINS",
-           "ARRAY_KEYS"]
+           "ARRAY_KEYS", "DEFAULT_VAL_FRACTION", "DEFAULT_TEST_FRACTION", "MIN_EVAL_PER_CLASS",
+           "check_fractions", "split_sizes"]
 
 BUILTINS = ("digits",)
 #: the arrays an NPZ file (or an in-memory mapping) may hold; x and y are required
@@ -42,6 +56,13 @@ ARRAY_KEYS = ("x", "y", "x_test", "y_test")
 MIN_PER_CLASS = 2
 SEED_MAX = 2**32 - 1
 MAX_FLOAT_CLASSES = 20  # more distinct non-integer labels than this: a regression target
+#: the validation and test fractions when none is given
+DEFAULT_VAL_FRACTION = 0.15
+DEFAULT_TEST_FRACTION = 0.2
+#: small data: a default-sized split grows towards this many samples per class ...
+MIN_EVAL_PER_CLASS = 5
+#: ... up to this multiple of its default fraction
+SMALL_DATA_GROWTH = 1.5
 
 
 class InputKind(str, Enum):
@@ -79,15 +100,17 @@ class Dataset:
     @classmethod
     def from_arrays(cls, x: Any, y: Any = None, *, x_test: Any = None, y_test: Any = None,
                     label_column: str = "label", seed: int = 0, name: str = "arrays",
-                    val_fraction: float = 0.15, test_fraction: float = 0.2) -> Dataset:
-        """Check and split arrays in memory (see :func:`arrays_from` for what ``x`` may be)."""
+                    val_fraction: float | None = None, test_fraction: float | None = None,
+                    test_data: str | Path | None = None) -> Dataset:
+        """Check and split arrays in memory (see :func:`arrays_from` for what ``x`` may be;
+        the fractions and ``test_data`` as :func:`load_dataset`)."""
         arrays = arrays_from(x, y, x_test=x_test, y_test=y_test, label_column=label_column,
                              name=name)
         return load_dataset(arrays, seed=seed, val_fraction=val_fraction,
-                            test_fraction=test_fraction)
+                            test_fraction=test_fraction, test_data=test_data)
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "kind": self.kind.value,
             "input_shape": list(self.input_shape),
@@ -99,18 +122,29 @@ class Dataset:
                               "rule": "model_input = raw * scale + offset"},
             "fingerprint": self.fingerprint,
         }
+        if self.extra.get("test_data"):  # a separate test file: where from, its fingerprint
+            out["test_data"] = dict(self.extra["test_data"])
+        return out
 
 
 def load_dataset(source: str | Path | Mapping[str, Any] | None = None, *,
-                 label_column: str = "label", seed: int = 0, val_fraction: float = 0.15,
-                 test_fraction: float = 0.2) -> Dataset:
+                 label_column: str = "label", seed: int = 0, val_fraction: float | None = None,
+                 test_fraction: float | None = None,
+                 test_data: str | Path | None = None) -> Dataset:
     """Load ``source`` (builtin name, CSV or NPZ path, or a mapping of arrays ``x``, ``y``
-    and optionally ``x_test``, ``y_test``) and split it reproducibly."""
+    and optionally ``x_test``, ``y_test``) and split it reproducibly.
+
+    ``val_fraction`` / ``test_fraction``: the shares cut for validation and test (None:
+    the defaults, with the small-data rule of the module docstring). ``test_data``: a
+    test file (NPZ with ``x``, ``y``, or a CSV with the data's columns) used untouched as
+    the test split; then only the validation split is cut from ``source``."""
     source = "digits" if source is None else source
     if not 0 <= int(seed) <= SEED_MAX:  # scikit-learn's split takes unsigned 32-bit seeds
         raise DataError(f"seed must be a whole number from 0 to {SEED_MAX} (got {seed})",
                         hint="e.g. seed 0")
+    check_fractions(val_fraction, test_fraction)
     x_test = y_test_raw = None
+    columns: list[str] | None = None
     if isinstance(source, Mapping):
         x, y_raw, x_test, y_test_raw = _check_arrays(dict(source), "the arrays")
         name = str(source.get("name") or "arrays")
@@ -121,19 +155,11 @@ def load_dataset(source: str | Path | Mapping[str, Any] | None = None, *,
         if text in BUILTINS:
             x, y, labels, name = _load_builtin(text)
         else:
-            path = Path(text)
-            if not path.exists():
-                raise DataError(f"data file {text!r} does not exist",
-                                hint=f"pass a .csv or .npz file, or a builtin name ({', '.join(BUILTINS)})")
-            if path.is_dir():
-                raise DataError(f"data path {text!r} is a directory",
-                                hint="pass a .csv or .npz file")
-            if path.stat().st_size == 0:
-                raise DataError(f"data file {text!r} is empty", hint="pass a file with samples in it")
+            path = _data_path(text, "data")
             suffix = path.suffix.lower()
             name = path.name
             if suffix == ".csv":
-                x, y_raw = _load_csv(path, label_column)
+                x, y_raw, columns = _load_csv(path, label_column)
                 y_test_raw = None
             elif suffix == ".npz":
                 x, y_raw, x_test, y_test_raw, stored_name = _load_npz(path)
@@ -147,7 +173,15 @@ def load_dataset(source: str | Path | Mapping[str, Any] | None = None, *,
     if kind is InputKind.IMAGE and x.ndim == 3:
         x = x[..., None]
     test = None
-    if x_test is not None:
+    test_info = None
+    if test_data is not None:
+        if x_test is not None:
+            raise DataError(f"{text} holds a test set of its own (x_test, y_test) and a test "
+                            f"file {str(test_data)!r} was given too",
+                            hint="use one test set: drop the test file, or x_test/y_test")
+        test, test_info = _load_test_file(test_data, x, labels, label_column=label_column,
+                                          columns=columns)
+    elif x_test is not None:
         x_test = _check_features(x_test, f"{text}: x_test" if not isinstance(source, Mapping)
                                  else "x_test")
         if kind is InputKind.IMAGE and x_test.ndim == 3:
@@ -156,8 +190,103 @@ def load_dataset(source: str | Path | Mapping[str, Any] | None = None, *,
             raise DataError(f"x_test samples have shape {x_test.shape[1:]} but x samples have "
                             f"{x.shape[1:]}", hint="give the test set the training data's shape")
         test = (x_test, _encode_test_labels(y_test_raw, labels))
-    return _split(x, y, labels, name=name, kind=kind, seed=seed, val_fraction=val_fraction,
-                  test_fraction=test_fraction, test=test)
+    if test is not None and test_fraction is not None:
+        raise DataError(f"a test fraction ({test_fraction:g}) was given with a test set of "
+                        "its own, from which no test split is cut",
+                        hint="drop the test fraction (--test-split), or the test set")
+    ds = _split(x, y, labels, name=name, kind=kind, seed=seed, val_fraction=val_fraction,
+                test_fraction=test_fraction, test=test)
+    if test_info is not None:
+        ds.extra["test_data"] = test_info
+    return ds
+
+
+def _data_path(text: str, what: str) -> Path:
+    """An existing, non-empty file (``what``: "data" or "test data", for the messages)."""
+    path = Path(text)
+    if not path.exists():
+        hint = (f"pass a .csv or .npz file, or a builtin name ({', '.join(BUILTINS)})"
+                if what == "data" else "pass a .npz file (arrays x, y) or a .csv file")
+        raise DataError(f"{what} file {text!r} does not exist", hint=hint)
+    if path.is_dir():
+        raise DataError(f"{what} path {text!r} is a directory", hint="pass a .csv or .npz file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{what} file {text!r} is empty", hint="pass a file with samples in it")
+    return path
+
+
+def _load_test_file(test_data: str | Path, x: np.ndarray, labels: tuple[str, ...], *,
+                    label_column: str, columns: list[str] | None
+                    ) -> tuple[tuple[np.ndarray, np.ndarray], dict[str, Any]]:
+    """A test file read with the data's own loaders and checks: (x_test, y_test as the
+    training classes' indices) and what the run records about it."""
+    text = str(test_data)
+    path = _data_path(text, "test data")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        xt, yt_raw, tcols = _load_csv(path, label_column)
+        if columns is not None and tcols != columns:
+            missing = [c for c in columns if c not in tcols]
+            extra = [c for c in tcols if c not in columns]
+            what = (f"lacks column(s) {missing[:4]} of the data" if missing else
+                    f"has column(s) {extra[:4]} the data lacks" if extra else
+                    "orders its columns otherwise than the data")
+            raise DataError(f"test data {text} {what}",
+                            hint="give the test CSV the same columns as --data")
+    elif suffix == ".npz":
+        xt, yt_raw, inner, _, _ = _load_npz(path)
+        if inner is not None:
+            raise DataError(f"test data {text} holds x_test/y_test as well as x/y",
+                            hint="save the test samples as x, y (np.savez(path, x=..., y=...))")
+    else:
+        raise DataError(f"test data file {text!r} has an unsupported extension {suffix!r}",
+                        hint="use .npz (arrays x, y) or .csv (the data's columns)")
+    xt = _check_features(xt, text)
+    if xt.ndim == 3 and x.ndim == 4:  # (n, H, W) images, as the data's (n, H, W, 1)
+        xt = xt[..., None]
+    if xt.shape[1:] != x.shape[1:]:
+        raise DataError(f"test data {text} has samples of shape {xt.shape[1:]} but the data "
+                        f"has {x.shape[1:]}", hint="give the test set the training data's shape")
+    yt = _encode_test_labels(yt_raw, labels, where=f"test data {text}")
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(xt).tobytes())
+    digest.update(np.ascontiguousarray(yt).tobytes())
+    info = {"source": text, "fingerprint": digest.hexdigest()[:16], "samples": int(len(yt))}
+    return (xt, yt), info
+
+
+def check_fractions(val_fraction: float | None, test_fraction: float | None) -> None:
+    """Each given fraction in (0, 1), and together below 1."""
+    for what, f in (("validation", val_fraction), ("test", test_fraction)):
+        if f is None:
+            continue
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < float(f) < 1:
+            raise DataError(f"the {what} fraction must be between 0 and 1 (got {f!r})",
+                            hint=f"e.g. {DEFAULT_VAL_FRACTION if what == 'validation' else DEFAULT_TEST_FRACTION}")
+    val = DEFAULT_VAL_FRACTION if val_fraction is None else float(val_fraction)
+    test = DEFAULT_TEST_FRACTION if test_fraction is None else float(test_fraction)
+    if val_fraction is not None or test_fraction is not None:
+        if val + test >= 1:
+            raise DataError(f"the validation and test fractions leave nothing to train on "
+                            f"({val:g} + {test:g} >= 1)",
+                            hint="make them add up to less than 1, e.g. 0.15 and 0.2")
+
+
+def split_sizes(n: int, n_classes: int, *, val_fraction: float | None = None,
+                test_fraction: float | None = None, test_given: bool = False) -> tuple[int, int]:
+    """(validation, test) sample counts for ``n`` samples (the rule of the module docstring;
+    the test count is 0 when the test set is given)."""
+    def size(fraction: float | None, default: float) -> int:
+        if fraction is not None:
+            return max(int(round(n * float(fraction))), n_classes)
+        k = max(int(round(n * default)), n_classes)
+        floor = MIN_EVAL_PER_CLASS * n_classes
+        if k < floor:
+            k = max(k, min(floor, int(n * default * SMALL_DATA_GROWTH)))
+        return k
+
+    n_test = 0 if test_given else size(test_fraction, DEFAULT_TEST_FRACTION)
+    return size(val_fraction, DEFAULT_VAL_FRACTION), n_test
 
 
 def arrays_from(x: Any, y: Any = None, *, x_test: Any = None, y_test: Any = None,
@@ -269,20 +398,25 @@ def _check_arrays(arrays: dict[str, Any], where: str
     return out[0], out[1], out[2], out[3]
 
 
-def _encode_test_labels(y_raw: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
-    """y_test as indices into the training data's classes."""
+def _encode_test_labels(y_raw: np.ndarray, labels: tuple[str, ...], *,
+                        where: str | None = None) -> np.ndarray:
+    """y_test as indices into the training data's classes (``where``: a test file)."""
     if len(y_raw) == 0:
-        raise DataError("x_test has no samples", hint="pass a test set with samples, or none")
+        raise DataError(f"{where or 'x_test'} has no samples",
+                        hint="pass a test set with samples, or none")
     if y_raw.dtype.kind == "f":
         if not np.all(np.isfinite(y_raw)):
-            raise DataError("y_test contains NaN or inf", hint="remove the unlabelled rows")
+            raise DataError(f"{where}: the labels contain NaN or inf" if where
+                            else "y_test contains NaN or inf",
+                            hint="remove the unlabelled rows")
         if np.all(y_raw == np.round(y_raw)):
             y_raw = y_raw.astype(np.int64)
     names = np.array([str(v) for v in y_raw])
     index = {c: i for i, c in enumerate(labels)}
     unknown = sorted({str(v) for v in names} - set(index))
     if unknown:
-        raise DataError(f"y_test has label(s) {unknown[:5]} that y does not have",
+        raise DataError(f"{where or 'y_test'} has label(s) {unknown[:5]} that "
+                        f"{'the data' if where else 'y'} does not have",
                         hint="the test set must use the training data's classes")
     return np.array([index[c] for c in names], dtype=np.int64)
 
@@ -295,7 +429,7 @@ def _load_builtin(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], s
     return x, d.target.astype(np.int64), tuple(str(c) for c in d.target_names), "digits"
 
 
-def _load_csv(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray]:
+def _load_csv(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     import pandas as pd
 
     sep, decimal = _sniff_csv(path)
@@ -325,7 +459,8 @@ def _load_csv(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray]:
         sample = _py(features[col][~features[col].map(_is_number)].iloc[0])
         raise DataError(f"{path} column {col!r} is not numeric (e.g. {sample!r})",
                         hint="encode it as numbers or drop the column")
-    return features.to_numpy(dtype=np.float64), frame[label_column].to_numpy()
+    return (features.to_numpy(dtype=np.float64), frame[label_column].to_numpy(),
+            [str(c) for c in features.columns])
 
 
 def _sniff_csv(path: Path) -> tuple[str, str]:
@@ -450,19 +585,23 @@ def _input_kind(sample_shape: tuple[int, ...]) -> InputKind:
 
 
 def _split(x: np.ndarray, y: np.ndarray, labels: tuple[str, ...], *, name: str,
-           kind: InputKind, seed: int, val_fraction: float, test_fraction: float,
+           kind: InputKind, seed: int, val_fraction: float | None,
+           test_fraction: float | None,
            test: tuple[np.ndarray, np.ndarray] | None = None) -> Dataset:
-    """Cut validation and test splits from (x, y); with ``test`` given, only the
-    validation split is cut and ``test`` is the test set, untouched."""
+    """Cut validation and test splits from (x, y) (:func:`split_sizes`); with ``test``
+    given, only the validation split is cut and ``test`` is the test set, untouched."""
     from sklearn.model_selection import train_test_split
 
     n_classes = len(labels)
     n = len(y)
-    n_test = 0 if test is not None else max(int(round(n * test_fraction)), n_classes)
-    n_val = max(int(round(n * val_fraction)), n_classes)
+    n_val, n_test = split_sizes(n, n_classes, val_fraction=val_fraction,
+                                test_fraction=test_fraction, test_given=test is not None)
     if n - n_test - n_val < 2 * n_classes:
-        raise DataError(f"{name} has only {n} samples for {n_classes} classes",
-                        hint="need enough samples for train, validation and test splits")
+        raise DataError(f"{name} has only {n} samples for {n_classes} classes: {n_val} for "
+                        f"validation{f' and {n_test} for test' if n_test else ''} leave "
+                        f"{max(n - n_val - n_test, 0)} to train on",
+                        hint="need enough samples for train, validation and test splits; "
+                             "lower the fractions (--val-split, --test-split) or add samples")
     counts = np.bincount(y)
     stratify_ok = counts.min() >= 3
     try:
@@ -482,6 +621,13 @@ def _split(x: np.ndarray, y: np.ndarray, labels: tuple[str, ...], *, name: str,
             (x_test, y_test), x_rest, y_rest = test, x, y
         x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=n_val,
                                                           random_state=seed)
+    have = np.bincount(y_train, minlength=n_classes)
+    if have.min() < 1:
+        lost = labels[int(np.argmin(have))]
+        raise DataError(f"{name}: class {lost!r} has no training sample left after the "
+                        f"validation ({len(y_val)}) and test ({len(y_test)}) splits",
+                        hint="lower the fractions (--val-split, --test-split) or give that "
+                             "class more samples")
     # Scale to [0, 1] by training-split min/max (per dataset, not per feature, so
     # the same two numbers run on the device).
     lo, hi = float(x_train.min()), float(x_train.max())

@@ -126,6 +126,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"- Operators: {', '.join(est.get('ops', []))}",
             "",
         ]
+    lines += _refit_lines(chosen)
     if report.get("decision"):
         lines += [f"**Why:** {report['decision']}", ""]
     lines += _ensemble_lines(report)
@@ -179,6 +180,34 @@ def _proposal_lines(search: dict[str, Any]) -> list[str]:
     elif warm and not warm.get("enabled"):
         out.append("- Warm start: off")
     return out
+
+
+def _refit_lines(chosen: dict[str, Any]) -> list[str]:
+    """The final retrain: the search's model and the retrained one side by side."""
+    r, m = chosen.get("refit") or {}, chosen.get("search_model") or {}
+    if not r.get("enabled"):
+        return []
+    if "samples" not in r or not m:
+        return [f"Final retrain: {r.get('reason', '')}; the search's model ships.", ""]
+    ships = "retrained" if r.get("shipped") else "search"
+    re, me = r.get("estimate") or {}, m.get("estimate") or {}
+    lines = [
+        "### Final retrain",
+        "",
+        "| model | trained on | epochs | int8 test acc | float test acc | model KB | arena KB |",
+        "|---|---|---|---|---|---|---|",
+        f"| search (trial {chosen['trial_id']}) | train, {m.get('train_samples', '-')} samples | "
+        f"{m.get('epochs_run', '-')} (best {m.get('best_epoch') or '-'}) | "
+        f"{_pct(m.get('int8_test_accuracy'))} | {_pct(m.get('float_test_accuracy'))} | "
+        f"{_kb(me.get('model_bytes'))} | {_kb(me.get('arena_bytes'))} |",
+        f"| retrained | train + validation, {r['samples']} samples | {r['epochs']} | "
+        f"{_pct(r.get('int8_test_accuracy'))} | {_pct(r.get('float_test_accuracy'))} | "
+        f"{_kb(re.get('model_bytes'))} | {_kb(re.get('arena_bytes'))} |",
+        "",
+        f"The {ships} model ships" + (f": {r['reason']}" if r.get("reason") else "") + ".",
+        "",
+    ]
+    return lines
 
 
 def _ensemble_lines(report: dict[str, Any]) -> list[str]:

@@ -154,13 +154,22 @@ def _input_kind(spec: FeatureSpec) -> InputKind:
 
 
 def build_features(recs: Recordings, spec: FeatureSpec | None = None, *, seed: int = 0,
-                   val_fraction: float = 0.15, test_fraction: float = 0.2,
+                   val_fraction: float | None = None, test_fraction: float | None = None,
                    test_recordings: Recordings | None = None) -> FeatureSet:
     """Split ``recs`` by group, cut windows, fit the feature stage on train, build a Dataset.
 
     With ``test_recordings`` (held-out recordings, e.g. ``--test-data``) the test
     split is exactly those and ``recs`` gives train and validation.
     """
+    from ..data.dataset import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION, check_fractions
+
+    check_fractions(val_fraction, test_fraction)
+    if test_recordings is not None and test_fraction is not None:
+        raise DataError(f"a test fraction ({test_fraction:g}) was given with held-out test "
+                        "recordings, from which no test split is cut",
+                        hint="drop the test fraction (--test-split), or the test data")
+    val_fraction = DEFAULT_VAL_FRACTION if val_fraction is None else float(val_fraction)
+    test_fraction = DEFAULT_TEST_FRACTION if test_fraction is None else float(test_fraction)
     spec = spec or default_spec(recs)
     if test_recordings is not None:
         if tuple(test_recordings.labels) != tuple(recs.labels) and \
@@ -206,6 +215,14 @@ def build_features(recs: Recordings, spec: FeatureSpec | None = None, *, seed: i
                  x_train=f_tr, y_train=y_tr, x_val=f_va, y_val=y_va, x_test=f_te, y_test=y_te,
                  scale=1.0, offset=0.0, fingerprint=digest.hexdigest()[:16],
                  extra={"features": fitted.to_dict()})
+    if test_recordings is not None:  # what a run records about its held-out test set
+        tdigest = hashlib.sha256()
+        for s in test_recordings.signals:
+            tdigest.update(np.ascontiguousarray(s).tobytes())
+        tdigest.update(np.ascontiguousarray(test_recordings.y).tobytes())
+        ds.extra["test_data"] = {"source": test_recordings.name,
+                                 "fingerprint": tdigest.hexdigest()[:16],
+                                 "samples": int(len(y_te))}
     fixes = recs.fixes + (tuple(f"test data: {f}" for f in test_recordings.fixes)
                           if test_recordings is not None else ())
     return FeatureSet(dataset=ds, fitted=fitted, split=fs, fixes=fixes, selection=selection)
@@ -215,9 +232,13 @@ def load_feature_set(source: str | Path, *, label_column: str = "label",
                      group_column: str | None = None, kind: str | None = None,
                      window: int | None = None, hop: int | None = None,
                      rate: float | None = None, test_data: str | Path | None = None,
-                     seed: int = 0, spec: FeatureSpec | None = None) -> FeatureSet:
+                     seed: int = 0, val_fraction: float | None = None,
+                     test_fraction: float | None = None,
+                     spec: FeatureSpec | None = None) -> FeatureSet:
     """Load recordings from ``source`` (see :func:`edgeml.data.sources.load_recordings`),
-    choose the spec (``spec`` as given, else ``kind`` or the first candidate), split and
+    choose the spec (``spec`` as given, else ``kind`` or the first candidate), split
+    (``val_fraction`` / ``test_fraction`` of the recordings or groups, per class; None:
+    0.15 / 0.2) and
     compute the features."""
     from ..data.sources import load_recordings
 
@@ -235,4 +256,8 @@ def load_feature_set(source: str | Path, *, label_column: str = "label",
                             f"training data {recs.kind}", hint="give both the same kind of data")
     if spec is None:
         spec = default_spec(recs, kind, window=window, hop=hop)
-    return build_features(recs, spec, seed=seed, test_recordings=test)
+    fs = build_features(recs, spec, seed=seed, test_recordings=test,
+                        val_fraction=val_fraction, test_fraction=test_fraction)
+    if test is not None:
+        fs.dataset.extra["test_data"]["source"] = str(test_data)
+    return fs

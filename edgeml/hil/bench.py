@@ -130,7 +130,10 @@ def run_inputs(run_dir: Path, graph: Any, n: int) -> tuple[np.ndarray, np.ndarra
     meta_path = run_dir / "run.json"
     conf = json.loads(meta_path.read_text()).get("config", {}) if meta_path.exists() else {}
     seed = int(conf.get("seed", report.get("search", {}).get("seed", 0)))
-    ds = load_dataset(conf.get("data"), label_column=conf.get("label") or "label", seed=seed)
+    from ..records import split_options
+
+    ds = load_dataset(conf.get("data"), label_column=conf.get("label") or "label", seed=seed,
+                      **split_options(conf))
     fp = report.get("dataset", {}).get("fingerprint")
     if fp and ds.fingerprint != fp:
         raise EdgeMLError(f"the data of run {run_dir} changed since the search",

@@ -2,8 +2,9 @@
 
 Started as ``python -m edgeml.search._trial_worker FD`` with one end of a socket
 pair as ``FD``. It receives the pickled :class:`TrialContext` once, then answers
-requests ``("check", hp_config, seed)``, ``("screen", hp_configs)`` and ``("train", hp_config, seed,
-parent_keras, parent_id, folder)`` with ``("ok", result)`` or ``("error", kind,
+requests ``("check", hp_config, seed)``, ``("screen", hp_configs)``, ``("train", hp_config,
+seed, parent_keras, parent_id, folder)`` and ``("refit", hp_config, seed, epochs, folder)``
+with ``("ok", result)`` or ``("error", kind,
 message, hint)``, sending ``("epoch", epoch, epochs)`` while it trains. It exits
 when the search process closes its end of the pipe or dies.
 
@@ -60,7 +61,13 @@ def main(argv: list[str]) -> int:
         payload = conn.recv_bytes()
     except (EOFError, OSError):
         return 0
-    from edgeml.search.worker import TrialContext, check_trial, screen_trials, train_trial
+    from edgeml.search.worker import (
+        TrialContext,
+        check_trial,
+        refit_trial,
+        screen_trials,
+        train_trial,
+    )
 
     ctx: TrialContext | None = None
     if failed is None:
@@ -90,6 +97,10 @@ def main(argv: list[str]) -> int:
                     _, hp, seed, parent_keras, parent_id, folder = request
                     reply = ("ok", train_trial(ctx, hp, seed, parent_keras=parent_keras,
                                                parent_id=parent_id, folder=folder,
+                                               on_epoch=on_epoch))
+                elif request[0] == "refit":
+                    _, hp, seed, epochs, folder = request
+                    reply = ("ok", refit_trial(ctx, hp, seed, epochs=epochs, folder=folder,
                                                on_epoch=on_epoch))
                 else:
                     reply = ("error", "RuntimeError", f"unknown request {request[0]!r}", None)

@@ -82,7 +82,8 @@ from .spaces import Space, SpaceError
 from .worker import TrialContext, TrialFailure, WorkerDied, make_runner, rss_bytes
 
 __all__ = ["EdgeTuner", "SearchResult", "make_oracle", "OBJECTIVE", "no_feasible_message",
-           "STRATEGIES", "MAX_FAILED_IN_ROW"]
+           "STRATEGIES", "MAX_FAILED_IN_ROW", "calibration_sample", "trained_estimates",
+           "check_fields"]
 
 OBJECTIVE = "score"
 STRATEGIES = ("random", "bayesian", "hyperband")
@@ -131,6 +132,51 @@ def make_oracle(strategy: str, *, max_draws: int, seed: int, epochs: int = 30,
     oracle.verbose = 0
     oracle.proposals = int(proposals)
     return oracle
+
+
+def calibration_sample(x_train: Any, seed: int) -> Any:
+    """The int8 calibration set of a search (and of its final retrain): 200 training
+    samples drawn with the run's seed."""
+    return representative_sample(x_train, n=200, seed=seed)
+
+
+def trained_estimates(model_bytes: bytes, host_arena: int,
+                      targets: Sequence[Target]) -> dict[str, Estimate]:
+    """Estimates of a trained model, from the arena its accuracy run recorded."""
+    graph = read_graph(model_bytes)
+    out = {}
+    for t in targets:
+        if (getattr(t, "accelerator", None) or {}).get("type"):
+            out[t.name] = estimate_model(model_bytes, t)  # NPU targets: their compiler
+        else:
+            out[t.name] = estimate_graph(graph, t, host_arena_bytes=host_arena, source="tflm")
+    return out
+
+
+def check_fields(ests: dict[str, Estimate], targets: Sequence[Target], limits: Limits,
+                 note: str = "") -> dict[str, Any]:
+    """A trial's check fields: per-target estimates, limits broken, Pareto costs (the
+    first target is the main one)."""
+    per: dict[str, Any] = {}
+    broken: list[str] = []
+    multi = len(targets) > 1
+    for t in targets:
+        e = ests[t.name]
+        v = violations(t, e, limits)
+        per[t.name] = {"fits": feasible(v), "estimate": e.as_dict(), "violations": v}
+        for k, a in v.items():
+            if a > 0:
+                text = describe_violation(k, a, e, t)
+                broken.append(f"{t.name}: {text}" if multi else text)
+    first = ests[targets[0].name]
+    return dict(
+        estimate=first.as_dict(), violations=per[targets[0].name]["violations"],
+        targets=per, feasible=all(p["fits"] for p in per.values()),
+        broken=tuple(dict.fromkeys(broken)), note=note,
+        costs={"latency_ms": max(e.latency_ms for e in ests.values()),
+               "energy_uj": max(e.energy_uj for e in ests.values()),
+               "arena_bytes": first.arena_bytes, "model_bytes": first.model_bytes,
+               "flash_bytes": max(e.flash_bytes for e in ests.values())})
 
 
 @dataclass
@@ -220,7 +266,7 @@ class EdgeTuner:
         self.records: dict[str, Trial] = {}
         # check: build + int8 + estimates before training; the others: trained trials
         self.seconds = {"check": 0.0, "screen": 0.0, "train": 0.0, "convert": 0.0, "tflm": 0.0}
-        self._calib = representative_sample(dataset.x_train, n=200, seed=seed)
+        self._calib = calibration_sample(dataset.x_train, seed)
         self._stored = self.store.load()
         # the process that builds, converts and trains candidates (started now, so
         # that its TensorFlow import overlaps the oracle's set-up below)
@@ -345,39 +391,10 @@ class EdgeTuner:
 
     # -- estimates ---------------------------------------------------------
     def _trained_estimates(self, model_bytes: bytes, host_arena: int) -> dict[str, Estimate]:
-        """Estimates of a trained model, from the arena its accuracy run recorded."""
-        graph = read_graph(model_bytes)
-        out = {}
-        for t in self.targets:
-            if (getattr(t, "accelerator", None) or {}).get("type"):
-                out[t.name] = estimate_model(model_bytes, t)  # NPU targets: their compiler
-            else:
-                out[t.name] = estimate_graph(graph, t, host_arena_bytes=host_arena,
-                                             source="tflm")
-        return out
+        return trained_estimates(model_bytes, host_arena, self.targets)
 
     def _checked(self, ests: dict[str, Estimate], note: str = "") -> dict[str, Any]:
-        """A trial's check fields: per-target estimates, limits broken, Pareto costs."""
-        per: dict[str, Any] = {}
-        broken: list[str] = []
-        multi = len(self.targets) > 1
-        for t in self.targets:
-            e = ests[t.name]
-            v = violations(t, e, self.limits)
-            per[t.name] = {"fits": feasible(v), "estimate": e.as_dict(), "violations": v}
-            for k, a in v.items():
-                if a > 0:
-                    text = describe_violation(k, a, e, t)
-                    broken.append(f"{t.name}: {text}" if multi else text)
-        first = ests[self.target.name]
-        return dict(
-            estimate=first.as_dict(), violations=per[self.target.name]["violations"],
-            targets=per, feasible=all(p["fits"] for p in per.values()),
-            broken=tuple(dict.fromkeys(broken)), note=note,
-            costs={"latency_ms": max(e.latency_ms for e in ests.values()),
-                   "energy_uj": max(e.energy_uj for e in ests.values()),
-                   "arena_bytes": first.arena_bytes, "model_bytes": first.model_bytes,
-                   "flash_bytes": max(e.flash_bytes for e in ests.values())})
+        return check_fields(ests, self.targets, self.limits, note)
 
     def _score(self, t: Trial) -> float:
         acc = (t.int8_val_accuracy or 0.0) if t.feasible else 0.0
@@ -471,8 +488,8 @@ class EdgeTuner:
         t = checked.with_(
             status=TrialStatus.TRAINED, continues=res.continues,
             float_val_accuracy=res.float_val_accuracy, int8_val_accuracy=ev.accuracy,
-            epochs_run=res.epochs_run, train_seconds=round(res.train_seconds, 3),
-            device=res.device,
+            epochs_run=res.epochs_run, best_epoch=res.best_epoch,
+            train_seconds=round(res.train_seconds, 3), device=res.device,
             tflite=str(folder / "model.tflite"), keras=str(folder / "model.keras"),
             worker_rss_bytes=res.rss_bytes if self.runner.isolated else None, **checks)
         return t.with_(score=self._score(t))

@@ -19,7 +19,11 @@ Three steps run there, all plain functions of a :class:`TrialContext`:
   estimate it on every target;
 * :func:`train_trial`: build it, continue from a parent trial's weights
   (Hyperband), train, measure its float validation accuracy, convert it to
-  int8 and save ``model.keras``.
+  int8 and save ``model.keras``;
+* :func:`refit_trial`: the final retrain of the chosen configuration: build it
+  afresh, train it on train + validation for a fixed number of epochs (no
+  validation data), convert it to int8 with the same calibration and save
+  ``model.keras``.
 
 The check runs on the CPU; the training on the context's ``device`` (a CPU
 worker does not see the GPUs at all), in mixed precision when the context
@@ -69,8 +73,9 @@ from .device import (
 )
 from .spaces import Space, SpaceError
 
-__all__ = ["TrialContext", "CheckResult", "ScreenResult", "screen_trials", "screen_model", "TrainResult", "TrialFailure", "WorkerDied",
-           "InProcessRunner", "WorkerRunner", "make_runner", "check_trial", "train_trial",
+__all__ = ["TrialContext", "CheckResult", "ScreenResult", "TrainResult", "RefitResult",
+           "TrialFailure", "WorkerDied", "InProcessRunner", "WorkerRunner", "make_runner",
+           "check_trial", "screen_trials", "screen_model", "train_trial", "refit_trial",
            "release_memory", "rss_bytes"]
 
 Epoch = Callable[[int, int], None]
@@ -162,6 +167,17 @@ class TrainResult:
     rss_bytes: int = 0
     device: str = "cpu"             # where it trained: "cpu", "gpu:0", ...
     mixed_precision: bool = False
+    best_epoch: int | None = None     # the epoch whose weights EarlyStopping kept (1-based)
+
+
+@dataclass(frozen=True)
+class RefitResult:
+    model_bytes: bytes
+    epochs: int                       # epochs trained
+    samples: int                      # training samples: train + validation
+    train_seconds: float
+    convert_seconds: float
+    rss_bytes: int = 0
 
 
 class TrialFailure(Exception):
@@ -428,16 +444,12 @@ def train_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *,
                     old = keras.models.load_model(parent_keras, compile=False)
                     model.set_weights(old.get_weights())
                     del old
-                if mixed:
-                    fitted = _float32_outputs(model, hp)
-                else:
-                    if getattr(model, "optimizer", None) is None:
-                        _compile_default(model, hp)
-                    fitted = model
+                fitted = _trainable(model, hp, mixed)
             epochs = int(hp.values.get("tuner/epochs", ctx.epochs))
             initial = int(hp.values.get("tuner/initial_epoch", 0))
-            callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=ctx.patience,
-                                                       restore_best_weights=True)]
+            stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=ctx.patience,
+                                                    restore_best_weights=True)
+            callbacks = [stopper]
             if on_epoch is not None:
                 callbacks.append(keras.callbacks.LambdaCallback(
                     on_epoch_end=lambda epoch, logs=None: on_epoch(epoch + 1 - initial,
@@ -454,14 +466,11 @@ def train_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *,
             float_acc = float(saved.evaluate(ctx.x_val, ctx.y_val, verbose=0)[-1])
             model_bytes = to_int8_tflite(saved, ctx.calib)
         t2 = time.perf_counter()
-        out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in out.glob(".*"):  # left by a run killed while saving
-            stale.unlink(missing_ok=True)
-        tmp = out / f".model.{os.getpid()}.keras"
-        saved.save(str(tmp))
-        os.replace(tmp, out / "model.keras")
+        _save(saved, folder)
         epochs_run = len(hist.history["loss"])
+        # the epoch whose weights were kept, counted from the first epoch of training
+        # (a Hyperband continuation includes its parent's epochs)
+        best_epoch = _best_epoch(stopper, hist, initial)
         del model, fitted, saved, hist
     finally:
         keras.backend.clear_session()
@@ -469,7 +478,82 @@ def train_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *,
     return TrainResult(model_bytes=model_bytes, float_val_accuracy=float_acc,
                        epochs_run=epochs_run, train_seconds=t1 - t0, convert_seconds=t2 - t1,
                        continues=parent_id, rss_bytes=rss_bytes(), device=label,
-                       mixed_precision=mixed)
+                       mixed_precision=mixed, best_epoch=best_epoch)
+
+
+def _trainable(model: Any, hp: Any, mixed: bool) -> Any:
+    """``model`` compiled as the search trains it (unless the space compiled it itself);
+    under the mixed policy, with float32 outputs (:func:`_float32_outputs`)."""
+    if mixed:
+        return _float32_outputs(model, hp)
+    if getattr(model, "optimizer", None) is None:
+        _compile_default(model, hp)
+    return model
+
+
+def _save(model: Any, folder: str) -> None:
+    """Save ``model.keras`` in ``folder`` atomically."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*"):  # left by a run killed while saving
+        stale.unlink(missing_ok=True)
+    tmp = out / f".model.{os.getpid()}.keras"
+    model.save(str(tmp))
+    os.replace(tmp, out / "model.keras")
+
+
+def _best_epoch(stopper: Any, hist: Any, initial: int) -> int:
+    """1-based epoch whose weights EarlyStopping restored: the lowest validation loss
+    (the first one when there are ties, as EarlyStopping keeps it)."""
+    losses = [float(v) for v in hist.history.get("val_loss", [])]
+    if losses and all(np.isfinite(losses)):
+        return int(initial + int(np.argmin(losses)) + 1)
+    return int(getattr(stopper, "best_epoch", initial + len(losses) - 1)) + 1
+
+
+def refit_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *, epochs: int,
+                folder: str, on_epoch: Epoch | None = None) -> RefitResult:
+    """The final retrain: build the chosen configuration afresh with ``seed``, train it on
+    train + validation for ``epochs`` epochs (no validation data, no early stopping) on the
+    context's device, convert it to int8 with the search's calibration and save
+    ``model.keras`` in ``folder``."""
+    from .._tf import keras as _keras
+    from .._tf import set_seed
+    from ..tflite.int8 import to_int8_tflite
+    from .spaces import call_build
+
+    keras = _keras()
+    hp = _hyperparameters(hp_config)
+    epochs = max(1, int(epochs))
+    mixed = bool(ctx.mixed_precision)
+    on_gpu = ctx.device.startswith("gpu")
+    x = np.concatenate([ctx.x_train, ctx.x_val])
+    y = np.concatenate([ctx.y_train, ctx.y_val])
+    try:
+        set_seed(seed)
+        with device_scope(ctx.device):
+            with precision_policy(MIXED_POLICY if mixed else None):
+                model = call_build(ctx.space, hp)
+                fitted = _trainable(model, hp, mixed)
+            callbacks = []
+            if on_epoch is not None:
+                callbacks.append(keras.callbacks.LambdaCallback(
+                    on_epoch_end=lambda epoch, logs=None: on_epoch(epoch + 1, epochs)))
+            t0 = time.perf_counter()
+            fitted.fit(x, y, epochs=epochs, batch_size=int(hp.values.get("batch_size", 32)),
+                       verbose=0, callbacks=callbacks, shuffle=True)
+            t1 = time.perf_counter()
+        saved = _float32_copy(ctx.space, hp, model) if mixed or on_gpu else model
+        with cpu_scope() if saved is not model else contextlib.nullcontext():
+            model_bytes = to_int8_tflite(saved, ctx.calib)
+        t2 = time.perf_counter()
+        _save(saved, folder)
+        del model, fitted, saved
+    finally:
+        keras.backend.clear_session()
+        release_memory()
+    return RefitResult(model_bytes=model_bytes, epochs=epochs, samples=int(len(y)),
+                       train_seconds=t1 - t0, convert_seconds=t2 - t1, rss_bytes=rss_bytes())
 
 
 # --------------------------------------------------------------------------- runners
@@ -492,6 +576,11 @@ class InProcessRunner:
               parent_id: str | None, folder: str, on_epoch: Epoch | None = None) -> TrainResult:
         return train_trial(self.ctx, hp_config, seed, parent_keras=parent_keras,
                            parent_id=parent_id, folder=folder, on_epoch=on_epoch)
+
+    def refit(self, hp_config: dict[str, Any], seed: int, *, epochs: int, folder: str,
+              on_epoch: Epoch | None = None) -> RefitResult:
+        return refit_trial(self.ctx, hp_config, seed, epochs=epochs, folder=folder,
+                           on_epoch=on_epoch)
 
     def close(self) -> None:
         pass
@@ -645,6 +734,11 @@ class WorkerRunner:
               parent_id: str | None, folder: str, on_epoch: Epoch | None = None) -> TrainResult:
         return self._call(("train", hp_config, seed, parent_keras, parent_id, folder),
                           "training a candidate", on_epoch)
+
+    def refit(self, hp_config: dict[str, Any], seed: int, *, epochs: int, folder: str,
+              on_epoch: Epoch | None = None) -> RefitResult:
+        return self._call(("refit", hp_config, seed, epochs, folder),
+                          "retraining the chosen model", on_epoch)
 
 
 def make_runner(ctx: TrialContext, *, isolate: bool | None = None) -> InProcessRunner | WorkerRunner:

@@ -82,6 +82,11 @@ def test_joint_feature_search_tries_each_candidate_and_resumes(imu, tmp_path):
         assert sub["config"]["feature_spec"] == chosen_spec
     assert events.count("feature_tuning") == 3
     assert "fast proxy" in (out / "report.md").read_text()
+    # only the chosen candidate is retrained on train + validation, once
+    assert events.count("refit") == 1 and res.report["chosen"]["refit"]["enabled"]
+    for r in fsr["candidates"]:
+        sub = json.loads((out / "features" / r["kind"] / "report.json").read_text())
+        assert sub["chosen"]["refit"]["enabled"] == r["chosen"]
     again = resume_search(out)  # finished candidates are not trained again
     assert again.report["feature_search"]["chosen"] == fsr["chosen"]
     assert again.report["chosen"]["trial_id"] == res.report["chosen"]["trial_id"]

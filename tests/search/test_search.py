@@ -23,8 +23,12 @@ def test_infeasible_candidates_never_train(multi_run):
     rejected = [r for r in records if r["status"] == "infeasible"]
     done = trained(records)
     assert len(done) == 2 and rejected, "the tight limits should reject some candidates"
-    # one fit per trained trial and none for the rejected ones ...
-    assert len(multi_run["fits"]) == len(done)
+    # one fit per trained trial, one for the chosen model's final retrain, and none for the
+    # rejected ones ...
+    assert len(multi_run["fits"]) == len(done) + 1
+    refit = rep["chosen"]["refit"]  # checked on both targets, like a trial
+    assert refit["samples"] == rep["dataset"]["train"] + rep["dataset"]["val"]
+    assert refit["shipped"] == refit["feasible"]
     # ... and every model handed to fit() was within the 24 KB model limit already
     assert all(f["model_bytes"] <= 24 * 1024 for f in multi_run["fits"])
     for r in rejected:
@@ -177,7 +181,8 @@ def test_resume_after_kill_9_runs_every_trial_once(tmp_path, fit_counter, mlp_sp
     assert len(ids) == len(set(ids)) == len(list(out.glob("trials/trial_*.json")))
     done = trained(rep["trials"])
     assert len(done) == 4 and rep["search"]["replayed"] == len(before)
-    assert len(fits) == 4 - n_before                 # only the missing trials were trained
+    # only the missing trials were trained, and then the final retrain of the chosen one
+    assert len(fits) == 4 - n_before + 1
     assert len({json.dumps(r["hyperparameters"], sort_keys=True) for r in done}) == 4
     for name, (data, mtime) in before.items():       # finished records were not rewritten
         p = out / "trials" / name
@@ -260,7 +265,11 @@ def test_hyperband_continues_trials_from_their_weights(tmp_path, fit_counter, ml
             {k: v for k, v in parent["hyperparameters"].items() if not k.startswith("tuner/")}
         assert r["epochs_run"] <= hp["tuner/epochs"] - hp["tuner/initial_epoch"]
         assert r.get("checked_as") == parent["trial_id"]   # same architecture: not re-checked
-    assert [f["initial_epoch"] for f in fits].count(0) == len(done) - len(cont)
+    # fresh trainings: the trials that do not continue another, and the final retrain, which
+    # trains the chosen configuration from scratch for the epoch its (continued) run kept
+    assert [f["initial_epoch"] for f in fits].count(0) == len(done) - len(cont) + 1
+    chosen = next(r for r in done if r["trial_id"] == res.report["chosen"]["trial_id"])
+    assert fits[-1]["epochs"] == res.report["chosen"]["refit"]["epochs"] == chosen["best_epoch"]
     # budget: 2 full trainings of 3 epochs, spread over short runs
     assert 2 <= res.report["search"]["budget_used"] < 3
     assert len(done) > 2
