@@ -95,6 +95,8 @@ class SearchConfig:
     # where trials run (not part of the result: --resume may change them)
     workers: int | None = None        # trial slots at once; None = what the machine can use
     cluster: str | None = None        # a Ray cluster's address (HOST:PORT) to run the slots on
+    warm_start: bool = True           # start from the best configurations of similar runs
+    proposals: int = 8                # drafts screened per random proposal (1: plain draws)
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -158,6 +160,9 @@ def _validate(cfg: SearchConfig) -> None:
     if unknown or not cfg.model_names:
         what = f"unknown model family {unknown[0]!r}" if unknown else "--models names no family"
         raise EdgeMLError(what, hint=f"use --models with some of {','.join(MODEL_CHOICES)}")
+    if int(cfg.proposals) < 1:
+        raise EdgeMLError(f"--proposals must be at least 1 (got {cfg.proposals})",
+                          hint="1 draws candidates as keras-tuner does; e.g. --proposals 8")
     if not 0 <= cfg.ensemble_min_gain < 1:
         raise EdgeMLError(f"--ensemble-min-gain must be in [0, 1) (got {cfg.ensemble_min_gain})",
                           hint="e.g. 0.005 for half a point of accuracy")
@@ -502,13 +507,32 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
                        force=force, hint="choose another --out")
     if arrays is not None:
         cfg = replace(cfg, data=str(save_arrays(run_dir / DATA_FILE, arrays)))
+    warm = _warm_candidates(cfg, dataset, targets, space, emit)
     dump_json(run_dir / RUN_FILE, {
         "edgeml_version": _version(), "created": datetime.now().isoformat(timespec="seconds"),
         "config": _config_dict(cfg), "dataset_fingerprint": dataset.fingerprint,
         **_test_record(dataset),
-        "space": {"name": space.name, "source": space.source, "digest": space.digest}})
+        "space": {"name": space.name, "source": space.source, "digest": space.digest},
+        "warm_start": warm})
     return _guarded(search_cfg, targets, dataset, space, run_dir, emit, t_start, created=created,
-                    features=features)
+                    features=features, warm=warm)
+
+
+def _warm_candidates(cfg: SearchConfig, dataset: Dataset, targets: list[Target], space: Any,
+                     emit: Event) -> list[dict[str, Any]]:
+    """The warm-start configurations of a new run, best first (recorded in run.json, so a
+    resumed run proposes the same ones whatever the knowledge base holds by then)."""
+    if not (cfg.warm_start and cfg.networks and warm_count(cfg.trials) > 0):
+        return []
+    from .search.knowledge import warm_start_configs
+
+    return warm_start_configs(dataset.summary(), targets, cfg.limits, space_name=space.name,
+                              on_warning=lambda text: emit("warning", {"message": text}))
+
+
+def warm_count(trials: int) -> int:
+    """Warm-start configurations a search of ``trials`` trainings proposes first."""
+    return min(3, int(trials) // 3)
 
 
 def resume_search(run_dir: str | Path, *, trials: int | None = None,
@@ -529,6 +553,9 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         # a run started before the classical stage searched networks only: it stays so
         conf.setdefault("models", "nn")
         conf.setdefault("ensemble", False)
+        # a run started before budget-aware proposals and warm starts draws as it did
+        conf.setdefault("proposals", 1)
+        conf.setdefault("warm_start", False)
         # a run started before the split options: the fixed fractions it was split with
         # (no small-data rule), and no final retrain (it keeps the settings it started with)
         if "val_split" not in conf:
@@ -586,7 +613,7 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         meta["config"].update(trials=cfg.trials, device=cfg.device)
         dump_json(meta_path, meta)
     return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False,
-                    features=features)
+                    features=features, warm=list(meta.get("warm_start") or []))
 
 
 def _test_record(dataset: Dataset) -> dict[str, Any]:
@@ -615,10 +642,12 @@ def _complete(search: dict[str, Any], trials: int) -> bool:
 
 def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
              run_dir: Path, emit: Event, t_start: float, *, created: bool,
-             features: dict[str, Any] | None = None) -> RunResult:
+             features: dict[str, Any] | None = None,
+             warm: list[dict[str, Any]] | None = None) -> RunResult:
     before = {n: _identity(run_dir / n) for n in RESULT_FILES}
     try:
-        return _run(cfg, targets, dataset, space, run_dir, emit, t_start, features=features)
+        return _run(cfg, targets, dataset, space, run_dir, emit, t_start, features=features,
+                    warm=warm or [])
     except BaseException as exc:
         # Keep the trial records for --resume, but nothing that looks like a result; files
         # that were there before (a user's own, kept until a run succeeds with --force)
@@ -648,7 +677,8 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
-         emit: Event, t_start: float, *, features: dict[str, Any] | None = None) -> RunResult:
+         emit: Event, t_start: float, *, features: dict[str, Any] | None = None,
+         warm: list[dict[str, Any]] | None = None) -> RunResult:
     from .classical.stage import run_stage
     from .search import EdgeTuner, make_oracle, no_feasible_message
     from .search.pareto import choose, pareto_front
@@ -661,12 +691,13 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     if cfg.networks:
         max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)
         oracle = make_oracle(cfg.strategy, max_draws=(cfg.trials + 1) * (max_rejects + 1),
-                             seed=cfg.seed, epochs=cfg.epochs)
+                             seed=cfg.seed, epochs=cfg.epochs, proposals=cfg.proposals)
         tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, targets=targets,
                           limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed, directory=run_dir,
                           objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit,
                           device=plan.device, mixed_precision=plan.mixed_precision,
-                          workers=cfg.workers, cluster=cfg.cluster)
+                          workers=cfg.workers, cluster=cfg.cluster,
+                          warm_start=warm or [], warm_count=warm_count(cfg.trials))
         result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
         records = sorted(result.trials, key=lambda r: r.number)
     t_search = time.perf_counter() - t0
@@ -733,6 +764,10 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                    "replayed": result.replayed if result else 0,
                    "budget_used": round(result.budget_used, 3) if result else 0.0,
                    "stop_reason": result.stop_reason if result else "",
+                   "proposals": cfg.proposals,
+                   "warm_start": {"enabled": bool(cfg.warm_start),
+                                  "trials": {r.trial_id: r.origin for r in records
+                                             if r.origin}},
                    "device": {**plan.as_dict(), "trials": _trials_by_device(records)}},
         "trials": [{**r.to_json(), "pareto": r.trial_id in front,
                     "chosen": r.trial_id == chosen_id} for r in all_records],
@@ -767,6 +802,10 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
         if png is not None:
             files["pareto.png"] = png
         files["report.json"] = dump_json(run_dir / "report.json", report)  # written last
+    if records:  # the knowledge base learns from every finished network search
+        from .search.knowledge import entry_for_run, record_run
+
+        record_run(entry_for_run(dataset.summary(), targets, cfg.limits, space.name, records))
     return RunResult(run_dir=run_dir, report=report, files=files)
 
 

@@ -113,6 +113,8 @@ class Trial:
     # (trials the oracle had been told the end of when it drew this one, this one's place
     # among those ends); recorded only when it is not (n, n), the order of a one-slot search
     order: tuple[int, int] | None = None
+    origin: str | None = None        # "knowledge-base" / "portfolio" (warm start); None: drawn
+    screen: dict[str, Any] | None = None  # what the screen of its drafts predicted (proposals)
 
     # -- state ---------------------------------------------------------------
     @property

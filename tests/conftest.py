@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Searches record themselves in the knowledge base under the cache directory, and new
+# searches start from it: the tests use a cache of their own (never the user's), and each
+# test starts with an empty knowledge base (see _fresh_knowledge_base).
+os.environ["EDGEML_CACHE_DIR"] = tempfile.mkdtemp(prefix="edgeml-test-cache-")
+atexit.register(shutil.rmtree, os.environ["EDGEML_CACHE_DIR"], ignore_errors=True)
 
 
 # Fixtures that train a model: every test that uses one (directly or through another
@@ -20,6 +28,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_knowledge_base():
+    """No test sees the knowledge-base entries an earlier test's search wrote."""
+    from edgeml.estimate.cache import cache_dir
+
+    shutil.rmtree(cache_dir() / "knowledge", ignore_errors=True)
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -98,7 +98,8 @@ def test_defaults_are_the_config_objects_own():
         "seed": cfg.seed, "strategy": cfg.strategy, "objective": cfg.objective,
         "accuracy_tolerance": cfg.tolerance, "max_int8_drop": cfg.max_int8_drop,
         "models": cfg.models, "ensemble": cfg.ensemble,
-        "ensemble_min_gain": cfg.ensemble_min_gain, "device": cfg.device, "refit": cfg.refit}
+        "ensemble_min_gain": cfg.ensemble_min_gain, "device": cfg.device, "refit": cfg.refit,
+        "warm_start": cfg.warm_start, "proposals": cfg.proposals}
     assert cfg.max_int8_drop == CompressOptions().max_int8_drop
     parser = build_parser()
     search = vars(parser.parse_args(["search"]))

@@ -80,6 +80,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
            val_split: float | None = _D["val_split"], test_split: float | None = _D["test_split"],
            refit: bool = _D["refit"],
            workers: int | None = None, cluster: str | None = None,
+           warm_start: bool = _D["warm_start"], proposals: int = _D["proposals"],
            out: str | Path | None = None, force: bool = False, verbose: int = 1,
            on_event: Event | None = None) -> Run:
     """Search the best int8 model that fits ``target`` (``edgeml search``).
@@ -109,6 +110,10 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
     or ``"gpu"`` (``--device``).
     ``workers``: trials trained at once (None: what the machine can use); ``cluster``: the
     ``HOST:PORT`` of a Ray cluster whose nodes run them (``--workers``, ``--cluster``).
+    ``warm_start``: propose the best configurations of similar earlier runs (the knowledge
+    base under the cache directory) and of edgeml's portfolio first (``--no-warm-start``);
+    ``proposals``: candidates screened per proposal, the one predicted to use most of the
+    budget is proposed (``--proposals``; 1 draws as keras-tuner does).
     ``verbose``: 0 silent, 1 a progress bar (tqdm, if installed) or lines, 2 more.
     ``on_event(kind, record)`` receives every progress event.
     """
@@ -137,7 +142,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                        models=models, ensemble=bool(ensemble),
                        ensemble_min_gain=ensemble_min_gain, device=device, val_split=val_split,
                        test_split=test_split, refit=bool(refit), workers=workers,
-                       cluster=cluster,
+                       cluster=cluster, warm_start=bool(warm_start), proposals=int(proposals),
                        limits=limits(max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
                                      max_latency_ms=max_latency_ms))
     temp = None

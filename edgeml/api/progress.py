@@ -26,6 +26,11 @@ def describe(kind: str, rec: Any) -> str | None:
                 "train/val/test)")
     if kind == "start" and rec.get("stored"):
         return f"resuming: {rec['stored']} finished trial(s) on disk are not run again"
+    if kind == "warning":
+        return f"warning: {rec['message']}"
+    if kind == "warm_start" and rec.get("chosen"):
+        return (f"warm start: {len(rec['chosen'])} configuration(s) of similar runs proposed "
+                "first (" + ", ".join(dict.fromkeys(c['origin'] for c in rec["chosen"])) + ")")
     if kind == "infeasible":
         return f"candidate {rec.trial_id}: rejected before training: {'; '.join(rec.broken)}"
     if kind == "failed":

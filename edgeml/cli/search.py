@@ -34,7 +34,7 @@ _FLAGS = {"refit": "--no-refit", "ensemble": "--no-ensemble"}
 # Options left unset (None) take SearchConfig's default, so --resume can tell which were given.
 _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "objective",
               "accuracy_tolerance", "max_int8_drop", "models", "ensemble", "ensemble_min_gain",
-              "device", "refit")
+              "device", "refit", "warm_start", "proposals")
 # Options --resume takes (the run's recorded value when left out).
 _RESUMABLE = ("trials", "device")
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
@@ -42,7 +42,7 @@ _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
                  "prune", "structured", "qat", "max_int8_drop", "features", "group", "window",
                  "hop", "rate", "test_data", "models", "ensemble", "ensemble_min_gain",
-                 "val_split", "test_split", "refit")
+                 "val_split", "test_split", "refit", "warm_start", "proposals")
 
 class _SearchConsole:
     """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
@@ -145,6 +145,15 @@ class _SearchConsole:
             if rec.get("stored"):
                 self.line(f"resuming: {rec['stored']} finished trial(s) on disk are not run again")
             self._bar()
+        elif kind == "warning":
+            self.line(f"warning: {rec['message']}", style="yellow")
+        elif kind == "warm_start":
+            origins = [c.get("origin", "") for c in rec["chosen"]]
+            parts = [f"{origins.count(o)} from the {o.replace('-', ' ')}"
+                     for o in dict.fromkeys(origins)]
+            skipped = (f" ({rec['skipped']} not valid in this space)" if rec.get("skipped")
+                       else "")
+            self.line(f"warm start: {', '.join(parts) or 'none'} proposed first{skipped}")
         elif kind == "smallest":
             fits = rec.feasible
             self.line("  smallest candidate of the space: "
@@ -287,7 +296,8 @@ def run(args: argparse.Namespace) -> int:
                                     device=args.device, val_split=args.val_split,
                                     test_split=args.test_split, refit=args.refit,
                                     workers=args.workers, cluster=args.cluster,
-                                    force=args.force,
+                                    warm_start=args.warm_start,
+                                    proposals=args.proposals, force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
         if con.run_dir:  # one line, printed by the command line's main()
@@ -488,6 +498,13 @@ def add_parser(sub: Any) -> None:
                    help="where trials train: a GPU when TensorFlow sees one (auto), the CPU, "
                         "or the GPU (an error when none is visible); --resume may change it "
                         f"[default: {d['device']}]")
+    s.add_argument("--no-warm-start", dest="warm_start", action="store_false", default=None,
+                   help="do not start from the best configurations of similar earlier runs and "
+                        "of edgeml's portfolio (it starts from them by default)")
+    s.add_argument("--proposals", type=count("proposals"), default=None, metavar="K",
+                   help="candidates drafted and screened (parameters, MACs, activations) per "
+                        "proposal; the one predicted to use most of the budget is proposed; 1 "
+                        f"draws as keras-tuner does [default: {d['proposals']}]")
     s.add_argument("--force", action="store_true",
                    help="overwrite files in --out (model_data.h, report.md, ...) that an "
                         "earlier run did not write")

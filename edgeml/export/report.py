@@ -92,6 +92,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"seed {report['search']['seed']}"
         + (f", objective {report['search']['objective']}" if report['search'].get('objective') else "")
         + (f", space {report['search']['space']['name']}" if report['search'].get('space') else ""),
+        *_proposal_lines(report.get("search") or {}),
     ]
     if report["search"].get("device"):
         lines.append(f"- Training device: {device_summary(report['search']['device'])}")
@@ -146,6 +147,12 @@ def render_markdown(report: dict[str, Any]) -> str:
                 (f"; {note}" if note else "")
         if r.status is TrialStatus.PROBE:
             note = "the space's smallest candidate" + (f"; {note}" if note else "")
+        if r.origin:
+            note = f"warm start from the {r.origin.replace('-', ' ')}" + (f"; {note}" if note else "")
+        elif r.screen and r.screen.get("use"):
+            share = ", ".join(f"{k.split('_')[0]} {100 * v:.0f}%" for k, v in r.screen["use"].items())
+            note = (f"best of {r.screen.get('drafts', '?')} drafts, predicted use {share}"
+                    + (f"; {note}" if note else ""))
         lat = e.get("latency_ms")
         lines.append(
             f"| {r.trial_id} | {r.status.value} | {r.device or '-'} | "
@@ -160,6 +167,22 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Time", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {k} | {v:.1f} |" for k, v in secs.items()]
     return "\n".join(lines) + "\n"
+
+
+def _proposal_lines(search: dict[str, Any]) -> list[str]:
+    """How candidates were proposed: screened drafts, warm starts (and from where)."""
+    out = []
+    if int(search.get("proposals") or 1) > 1:
+        out.append(f"- Proposals: {search['proposals']} drafts screened per random proposal; "
+                   "the one predicted to use most of the budget was proposed")
+    warm = search.get("warm_start") or {}
+    if warm.get("trials"):
+        by = ", ".join(f"trial {tid} ({origin.replace('-', ' ')})"
+                       for tid, origin in warm["trials"].items())
+        out.append(f"- Warm start: {by}")
+    elif warm and not warm.get("enabled"):
+        out.append("- Warm start: off")
+    return out
 
 
 def _refit_lines(chosen: dict[str, Any]) -> list[str]:

@@ -72,6 +72,7 @@ gives it its project folder and search space, then ``create_trial``,
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -80,7 +81,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write
+from .._io import atomic_write, dump_json
 from .._tf import keras as _keras
 from ..data import Dataset
 from ..errors import BudgetError, EdgeMLError, OutputError
@@ -100,6 +101,11 @@ from ..targets import Target
 from ..tflite.int8 import evaluate_int8, representative_sample
 from .device import mixed_precision_default
 from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
+from .proposals import architecture as _architecture
+from .proposals import budget as _budget
+from .proposals import calibration as _calibration
+from .proposals import choose as _choose_draft
+from .proposals import summary as _screen_summary
 from .spaces import Space, SpaceError
 from .worker import (
     TrialContext,
@@ -119,6 +125,8 @@ STRATEGIES = ("random", "bayesian", "hyperband")
 #: trainings that may fail one after the other before the search stops
 MAX_FAILED_IN_ROW = 3
 Event = Callable[[str, Any], None]
+#: the run directory's cache of screened drafts (values key -> screen numbers)
+SCREENS_FILE = "screens.json"
 _CHECK_FIELDS = ("estimate", "violations", "targets", "feasible", "broken", "costs", "note")
 
 
@@ -134,25 +142,30 @@ def oracle_seed(seed: int) -> int:
 
 
 def make_oracle(strategy: str, *, max_draws: int, seed: int, epochs: int = 30,
-                objective: str = OBJECTIVE, direction: str = "max") -> Any:
-    """A keras-tuner oracle; ``max_draws`` bounds candidates drawn (trained or not)."""
+                objective: str = OBJECTIVE, direction: str = "max", proposals: int = 1) -> Any:
+    """A keras-tuner oracle; ``max_draws`` bounds candidates drawn (trained or not);
+    ``proposals``: drafts screened per random proposal (:mod:`.oracles`; 1 = none)."""
     import keras_tuner as kt
 
+    from .oracles import EdgeBayesianOracle, EdgeHyperbandOracle, EdgeRandomOracle
+
+    if int(proposals) < 1:
+        raise EdgeMLError(f"proposals must be at least 1 (got {proposals})",
+                          hint="1 draws candidates as keras-tuner does; e.g. 8 screens 8 drafts")
     common = dict(objective=kt.Objective(objective, direction), seed=oracle_seed(seed),
                   max_consecutive_failed_trials=max_draws + 1)
     if strategy == "random":
-        oracle = kt.oracles.RandomSearchOracle(max_trials=max_draws, **common)
+        oracle = EdgeRandomOracle(max_trials=max_draws, **common)
     elif strategy == "bayesian":
-        from ._bayes import EdgeBayesianOracle
-
         oracle = EdgeBayesianOracle(max_trials=max_draws, num_initial_points=3, **common)
     elif strategy == "hyperband":
-        oracle = kt.oracles.HyperbandOracle(max_epochs=max(int(epochs), 1), factor=3,
-                                            hyperband_iterations=1, **common)
+        oracle = EdgeHyperbandOracle(max_epochs=max(int(epochs), 1), factor=3,
+                                     hyperband_iterations=1, **common)
     else:
         raise EdgeMLError(f"unknown search strategy {strategy!r}",
                           hint="use --strategy random, bayesian or hyperband")
     oracle.verbose = 0
+    oracle.proposals = int(proposals)
     return oracle
 
 
@@ -259,6 +272,12 @@ def _same_values(stored: dict[str, Any], drawn: dict[str, Any]) -> bool:
     return True
 
 
+def values_key(values: dict[str, Any]) -> str:
+    """A value set as one string (the oracle's bookkeeping keys left out)."""
+    return json.dumps({k: v for k, v in values.items() if not str(k).startswith("tuner/")},
+                      sort_keys=True, default=str)
+
+
 def _first_line(exc: BaseException, limit: int) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:limit] if text else type(exc).__name__
@@ -279,7 +298,8 @@ class EdgeTuner:
                  tolerance: float = DEFAULT_TOLERANCE, patience: int = 5,
                  on_event: Event | None = None, isolate: bool | None = None,
                  device: str = "cpu", mixed_precision: bool | None = None,
-                 workers: int | None = None, cluster: str | None = None) -> None:
+                 workers: int | None = None, cluster: str | None = None,
+                 warm_start: Sequence[dict[str, Any]] = (), warm_count: int = 0) -> None:
         if objective not in OBJECTIVES:
             raise EdgeMLError(f"unknown objective {objective!r}",
                               hint=f"use --objective {', '.join(OBJECTIVES)}")
@@ -302,7 +322,7 @@ class EdgeTuner:
         self.store = TrialStore(self.run_dir)
         self.records: dict[str, Trial] = {}
         # check: build + int8 + estimates before training; the others: trained trials
-        self.seconds = {"check": 0.0, "train": 0.0, "convert": 0.0, "tflm": 0.0}
+        self.seconds = {"check": 0.0, "screen": 0.0, "train": 0.0, "convert": 0.0, "tflm": 0.0}
         self._calib = calibration_sample(dataset.x_train, seed)
         self._stored = self.store.load()
         # one lock for the oracle, the budget, the records and the timings (see the
@@ -327,9 +347,16 @@ class EdgeTuner:
             n = default_workers(ctx, isolate=isolate) if workers is None else int(workers)
             self.runners = make_runners(ctx, n, isolate=isolate)
         self.runner = self.runners[0]
+        self._budget = _budget(ts, self.limits)
+        self._screens: dict[str, dict[str, Any] | None] = self._load_screens()
+        self._drafts: dict[str, tuple[int, dict[str, float]]] = {}
+        self.warm: list[dict[str, Any]] = []
         try:
             self.oracle = oracle
             self.tuner_id = self._attach(oracle, directory, project_name)
+            if hasattr(oracle, "set_proposer"):
+                oracle.set_proposer(self._propose)
+                self.warm = self._warm_start(warm_start, warm_count)
         except BaseException:
             self.close()
             raise
@@ -364,6 +391,80 @@ class EdgeTuner:
             _keras().backend.clear_session()
         oracle.verbose = 0
         return str(host.tuner_id)
+
+    # -- proposals and warm starts ---------------------------------------
+    def _load_screens(self) -> dict[str, dict[str, Any] | None]:
+        try:
+            data = json.loads((self.run_dir / SCREENS_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _hp_config(self, values: dict[str, Any]) -> dict[str, Any]:
+        hp = self.oracle.hyperparameters.copy()
+        hp.values = dict(values)
+        return hp.get_config()
+
+    def _propose(self, drafts: list[dict[str, Any]]) -> int:
+        """Which of the oracle's drafts to propose (:mod:`.proposals`). Screens are cached
+        in the run directory, so a resumed search chooses again without building models."""
+        keys = [values_key(v) for v in drafts]
+        todo = [i for i, k in enumerate(keys) if k not in self._screens]
+        if todo:
+            t0 = time.perf_counter()
+            try:
+                screens = self.current_runner().screen(
+                    [self._hp_config(drafts[i]) for i in todo]).screens
+            except (KeyboardInterrupt, SystemExit, BudgetError, OutputError):
+                raise
+            except Exception:  # the exact check of the proposed draft will say what is wrong
+                screens = [None] * len(todo)
+            self.seconds["screen"] += time.perf_counter() - t0
+            for i, screen in zip(todo, screens, strict=True):
+                self._screens[keys[i]] = screen
+            dump_json(self.run_dir / SCREENS_FILE, self._screens)
+        pairs = self._checked_pairs()
+        scale = _calibration(pairs)
+        known = {_architecture(screen): costs for screen, costs in pairs}
+        i = _choose_draft([self._screens[k] for k in keys], self._budget, scale=scale,
+                          known=known)
+        self._drafts[keys[i]] = (len(drafts), scale)
+        return i
+
+    def _checked_pairs(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(screen, exact costs) of this search's checked candidates, in trial order: they
+        calibrate the predictions, and a draft with the same architecture as one of them
+        (same screen) is judged by its exact costs."""
+        pairs = []
+        for t in sorted(self.records.values(), key=lambda r: r.number):
+            screen = self._screens.get(values_key(t.hyperparameters))
+            if screen and t.checked and t.costs and t.checked_as is None:
+                pairs.append((screen, t.costs))
+        return pairs
+
+    def _warm_start(self, configs: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+        """The first ``count`` configurations valid in this space, handed to the oracle to
+        propose first. ``configs``: ``{"values", "origin", ...}`` dicts, best first."""
+        from .oracles import resolve_values
+
+        chosen: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        skipped = 0
+        for c in configs:
+            if len(chosen) >= count:
+                break
+            values = resolve_values(self.oracle.hyperparameters, dict(c.get("values") or {}))
+            if values is None:
+                skipped += 1
+                continue
+            key = values_key(values)
+            if key not in seen:
+                seen.add(key)
+                chosen.append({**c, "values": values})
+        self.oracle.set_warm_start([(c["values"], str(c.get("origin"))) for c in chosen])
+        if chosen or skipped:
+            self.on_event("warm_start", {"chosen": chosen, "skipped": skipped})
+        return chosen
 
     def close(self) -> None:
         """Stop the worker processes (``search_feasible`` does this when it ends)."""
@@ -400,6 +501,13 @@ class EdgeTuner:
         base = Trial(trial_id=tid, status=TrialStatus.RUNNING, hyperparameters=dict(hp.values))
         parent = hp.values.get("tuner/trial_id")
         prev = self._record(parent) if parent is not None else None
+        if prev is None:
+            key = values_key(hp.values)
+            origin = getattr(self.oracle, "origin_of", lambda v: None)(hp.values)
+            drafts, scale = self._drafts.get(key, (0, {}))
+            screen = (_screen_summary(self._screens.get(key), self._budget, drafts, scale)
+                      if drafts and origin is None else None)
+            base = base.with_(origin=origin, screen=screen)
         if prev is not None and prev.targets is not None:
             # a Hyperband promotion: same architecture, same estimates
             t = base.with_(checked_as=str(parent),

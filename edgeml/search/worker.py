@@ -14,6 +14,9 @@ The steps run there are plain functions of a :class:`TrialContext`, named in
 one table, :data:`STEPS`, that every runner dispatches through (the worker
 process, this process, a Ray actor), so a step added there runs everywhere:
 
+* :func:`screen_trials`: build each of a few candidates (untrained, no int8
+  conversion) and count its parameters, MACs and peak activation bytes: the
+  cheap numbers the oracle uses to choose which draft to propose;
 * :func:`check_trial`: build the candidate (untrained), convert it to int8 and
   estimate it on every target;
 * :func:`train_trial`: build it, continue from a parent trial's weights
@@ -78,10 +81,11 @@ from .device import (
 )
 from .spaces import Space, SpaceError
 
-__all__ = ["TrialContext", "CheckResult", "TrainResult", "RefitResult", "TrialFailure",
-           "WorkerDied", "InProcessRunner", "WorkerRunner", "make_runner", "make_runners",
-           "default_workers", "check_trial", "train_trial", "refit_trial", "STEPS", "run_step",
-           "release_memory", "rss_bytes", "host_name"]
+__all__ = ["TrialContext", "CheckResult", "ScreenResult", "TrainResult", "RefitResult",
+           "TrialFailure", "WorkerDied", "InProcessRunner", "WorkerRunner", "make_runner",
+           "make_runners", "default_workers", "check_trial", "screen_trials", "screen_model",
+           "train_trial", "refit_trial", "STEPS", "run_step", "release_memory", "rss_bytes",
+           "host_name"]
 
 Epoch = Callable[[int, int], None]
 MB = 1024 * 1024
@@ -154,6 +158,16 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class ScreenResult:
+    """Cheap numbers of untrained candidates, one dict per candidate (see :func:`screen_model`);
+    ``None`` for a candidate whose build raised."""
+
+    screens: list[dict[str, Any] | None]
+    seconds: float
+    rss_bytes: int = 0
+
+
+@dataclass(frozen=True)
 class TrainResult:
     model_bytes: bytes
     float_val_accuracy: float
@@ -211,9 +225,12 @@ def rss_bytes() -> int:
 
 # --------------------------------------------------------------------------- the two steps
 def _hyperparameters(config: dict[str, Any]) -> Any:
+    import copy
+
     import keras_tuner as kt
 
-    return kt.HyperParameters.from_config(config)
+    # from_config turns the config's nested dicts into objects in place: work on a copy
+    return kt.HyperParameters.from_config(copy.deepcopy(config))
 
 
 def _without_softmax(model: Any) -> Any | None:
@@ -253,6 +270,80 @@ def estimate_untrained(model: Any, calib: np.ndarray,
             ests[t.name] = estimate_graph(graph, t, arena_bytes=small.arena_bytes + 16 * 8,
                                           source=small.source)
         return ests, "arena measured without the final softmax"
+
+
+#: layers TFLite folds into the operator before them (or drops): no tensor of their own
+_FOLDED = ("BatchNormalization", "ReLU", "Activation", "Dropout", "InputLayer")
+
+
+def _elements(shape: Any) -> int:
+    dims = [int(d) for d in tuple(shape)[1:] if d is not None]
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _shapes(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def screen_model(model: Any) -> dict[str, Any]:
+    """Parameters, multiply-accumulates and peak activation bytes of an untrained model.
+
+    ``params``: the weights (about the int8 model's flash, biases and the flatbuffer
+    aside); ``macs``: the convolutions' and dense layers' multiply-accumulates per
+    inference; ``activation_bytes``: the largest input + output of one operator at
+    one byte per element, the usual lower bound of the tensor arena. Layers that
+    TFLite folds into the operator before them (batch norm, ReLU) count no tensors.
+    """
+    macs = 0
+    peak = 0
+    ops = 0
+    channels = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind in _FOLDED:
+            continue
+        ops += 1
+        ins = sum(_elements(s) for s in _shapes(layer.input_shape))
+        outs = _shapes(layer.output_shape)
+        out = sum(_elements(s) for s in outs)
+        peak = max(peak, ins + out)
+        if kind in ("Conv2D", "DepthwiseConv2D", "Dense"):
+            kernel = tuple(layer.weights[0].shape) if layer.weights else ()
+            channels += int(_shapes(layer.output_shape)[0][-1])
+            if kind == "Dense":
+                macs += out * int(kernel[0]) if kernel else 0
+            elif kind == "Conv2D":
+                kh, kw, cin = int(kernel[0]), int(kernel[1]), int(kernel[2])
+                macs += out * kh * kw * cin
+            else:  # depthwise: one kh x kw filter per output channel
+                macs += out * int(kernel[0]) * int(kernel[1])
+    return {"params": int(model.count_params()), "macs": int(macs),
+            "activation_bytes": int(peak), "ops": ops, "channels": channels}
+
+
+def screen_trials(ctx: TrialContext, hp_configs: list[dict[str, Any]]) -> ScreenResult:
+    """Build each candidate (untrained) and measure it with :func:`screen_model`."""
+    from .._tf import keras as _keras
+    from .spaces import call_build
+
+    t0 = time.perf_counter()
+    out: list[dict[str, Any] | None] = []
+    try:
+        for config in hp_configs:
+            try:
+                model = call_build(ctx.space, _hyperparameters(config))
+                out.append(screen_model(model))
+                del model
+            except Exception:  # a draft that does not build is never proposed
+                out.append(None)
+            _keras().backend.clear_session()
+    finally:
+        _keras().backend.clear_session()
+        release_memory()
+    return ScreenResult(screens=out, seconds=time.perf_counter() - t0, rss_bytes=rss_bytes())
 
 
 def check_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int) -> CheckResult:
@@ -479,7 +570,8 @@ def refit_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *, epoc
 # --------------------------------------------------------------------------- the table
 #: Every step a runner can run, by name: ``step(ctx, *args, **kwargs)``. A step that
 #: reports training progress takes an ``on_epoch(epoch, epochs)`` keyword.
-STEPS: dict[str, Callable[..., Any]] = {"check": check_trial, "train": train_trial,
+STEPS: dict[str, Callable[..., Any]] = {"check": check_trial, "screen": screen_trials,
+                                        "train": train_trial,
                                         "refit": refit_trial}
 
 
@@ -515,6 +607,9 @@ class _Steps:
 
     def check(self, hp_config: dict[str, Any], seed: int) -> CheckResult:
         return self.run("check", hp_config, seed)
+
+    def screen(self, hp_configs: list[dict[str, Any]]) -> ScreenResult:
+        return self.run("screen", hp_configs)
 
     def train(self, hp_config: dict[str, Any], seed: int, *, parent_keras: str | None,
               parent_id: str | None, folder: str, on_epoch: Epoch | None = None) -> TrainResult:
@@ -701,6 +796,7 @@ class WorkerRunner(_Steps):
     # -- the steps -----------------------------------------------------------
     def run(self, name: str, *args: Any, on_epoch: Epoch | None = None, **kwargs: Any) -> Any:
         doing = {"check": "checking a candidate", "train": "training a candidate",
+                 "screen": "screening candidates",
                  "refit": "retraining the chosen model"}.get(name, f"running step {name!r}")
         return self._call((name, args, kwargs), doing, on_epoch)
 

@@ -78,7 +78,7 @@ def multi_run(tmp_path_factory):
 
     cfg = SearchConfig(target=f"esp32,{tiny}", trials=2, epochs=2, seed=1, out=str(tmp / "run"),
                        objective="latency", limits=Limits(max_model_bytes=24 * 1024),
-                       models="nn", ensemble=False)
+                       models="nn", ensemble=False, proposals=1)  # plain draws: some break
     with count_fits(flash_at_fit) as fits:
         result = run_search(cfg, on_event=lambda kind, rec: events.append((kind, rec)))
     return {"result": result, "fits": fits, "events": events, "tiny": tiny, "cfg": cfg}
