@@ -23,8 +23,11 @@ def _run(tmp: Path, name: str, space: Path, *, workers: int, strategy: str = "ra
          trials: int = 4, events: list | None = None):
     from edgeml.pipeline import SearchConfig, run_search
 
+    # plain random draws (--proposals 1): budget-aware proposals learn from the checks
+    # finished so far, whose order depends on the number of workers
     cfg = SearchConfig(trials=trials, epochs=1, seed=5, strategy=strategy, space=str(space),
-                       out=str(tmp / name), models="nn", ensemble=False, workers=workers)
+                       out=str(tmp / name), models="nn", ensemble=False, workers=workers,
+                       proposals=1)
 
     def on_event(kind, rec):
         if events is not None:
