@@ -32,14 +32,14 @@ import numpy as np
 
 from .._io import dump_json
 from ..data import Dataset
-from ..estimate import Estimate, Limits, describe_violation, feasible, violations
+from ..estimate import Limits, check_fields
 from ..records import Trial, TrialStatus
 from ..targets import Target
 from .cost import bound_estimate, estimate_cmodel
 from .families import FAMILIES, build_estimator, define_space
 from .model import CModel, to_cmodel
 
-__all__ = ["ClassicalResult", "search_classical", "flat", "checked_fields", "CLASSICAL_DIR"]
+__all__ = ["ClassicalResult", "search_classical", "flat", "CLASSICAL_DIR"]
 
 CLASSICAL_DIR = "classical"
 Event = Callable[[str, Any], None]
@@ -63,31 +63,6 @@ def flat(x: np.ndarray) -> np.ndarray:
     """Samples as float32 vectors (images and time series flattened)."""
     x = np.asarray(x, np.float32)
     return x.reshape(len(x), -1)
-
-
-def checked_fields(ests: dict[str, Estimate], targets: list[Target],
-                   limits: Limits) -> dict[str, Any]:
-    """A trial's check fields (per-target estimates, limits broken, Pareto costs), in the
-    form the network search writes them."""
-    per: dict[str, Any] = {}
-    broken: list[str] = []
-    multi = len(targets) > 1
-    for t in targets:
-        e = ests[t.name]
-        v = violations(t, e, limits)
-        per[t.name] = {"fits": feasible(v), "estimate": e.as_dict(), "violations": v}
-        for k, a in v.items():
-            if a > 0:
-                text = describe_violation(k, a, e, t)
-                broken.append(f"{t.name}: {text}" if multi else text)
-    first = ests[targets[0].name]
-    return dict(estimate=first.as_dict(), violations=per[targets[0].name]["violations"],
-                targets=per, feasible=all(p["fits"] for p in per.values()),
-                broken=tuple(dict.fromkeys(broken)),
-                costs={"latency_ms": max(e.latency_ms for e in ests.values()),
-                       "energy_uj": max(e.energy_uj for e in ests.values()),
-                       "arena_bytes": first.arena_bytes, "model_bytes": first.model_bytes,
-                       "flash_bytes": max(e.flash_bytes for e in ests.values())})
 
 
 def _oracle(strategy: str, *, max_draws: int, seed: int, families: tuple[str, ...],
@@ -159,7 +134,7 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
             continue
         bound = {t.name: bound_estimate(values, t, n_features=n_features, n_classes=k,
                                         n_train=len(x_train)) for t in targets}
-        pre = checked_fields(bound, targets, limits)
+        pre = check_fields(bound, targets, limits)
         exact = values["family"] in ("linear", "nb")
         if exact and not pre["feasible"]:
             trial = Trial(trial_id=tid, status=TrialStatus.INFEASIBLE, hyperparameters=values,
@@ -172,7 +147,7 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
             train_s = time.perf_counter() - ts
             visited = cm.nodes_visited(x_val)
             ests = {t.name: estimate_cmodel(cm, t, visited=visited) for t in targets}
-            post = checked_fields(ests, targets, limits)
+            post = check_fields(ests, targets, limits)
             acc = float(np.mean(cm.predict(x_val) == y_val))
             float_acc = float(np.mean(est.predict(x_val) == y_val))
             path = cm.save(directory / CLASSICAL_DIR / f"{tid}.npz")

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from ..data import Dataset
-from ..estimate import Estimate, Limits
+from ..estimate import Estimate, Limits, check_fields
 from ..records import Trial, TrialStatus
 from ..targets import Target
 from .ensemble import DEFAULT_MIN_GAIN, Ensemble, Member, select_ensemble
 from .model import CModel
-from .search import ClassicalResult, checked_fields, flat, search_classical
+from .search import ClassicalResult, flat, search_classical
 
 __all__ = ["StageResult", "run_stage", "network_proba", "member_proba", "ENSEMBLE_ID",
            "estimate_from_dict"]
@@ -109,7 +109,7 @@ def run_stage(dataset: Dataset, targets: list[Target], *, network_trials: Sequen
         return out
     out.ensemble = ens
     fam = {m.trial_id: m.family for m in members}
-    checked = checked_fields(ens.estimates, targets, limits)
+    checked = check_fields(ens.estimates, targets, limits)
     out.ensemble_trial = Trial(
         trial_id=ENSEMBLE_ID, status=TrialStatus.TRAINED, family="ensemble",
         hyperparameters={"members": {i: round(w, 4) for i, w in ens.weights.items()},

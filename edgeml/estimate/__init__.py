@@ -20,6 +20,7 @@ from .constraints import (
     CONSTRAINTS,
     Constraint,
     Limits,
+    check_fields,
     check_limits,
     describe_violation,
     feasible,
@@ -30,4 +31,5 @@ from .result import Estimate, LayerCost
 
 __all__ = ["Estimate", "LayerCost", "Limits", "ArenaEstimate", "estimate_model", "estimate_graph",
            "violations", "feasible", "describe_violation", "Constraint", "CONSTRAINTS", "check_limits",
+           "check_fields",
            "read_graph", "Graph", "analytic_arena"]

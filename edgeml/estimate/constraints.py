@@ -15,7 +15,7 @@ amount over the limit, in the constraint's unit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from ..targets import Target
 from .result import Estimate
 
 __all__ = ["Limits", "Constraint", "CONSTRAINTS", "violations", "feasible", "describe_violation",
-           "limit_fields", "check_limits"]
+           "limit_fields", "check_limits", "check_fields"]
 
 KB = 1024.0
 
@@ -152,3 +152,30 @@ def describe_violation(name: str, amount: float, est: Estimate, target: Target) 
         return c.phrase(est)
     used = c.used(est, target)
     return f"{c.needs(used, used - amount)} ({c.source(target)})"
+
+
+def check_fields(ests: dict[str, Estimate], targets: Sequence[Target], limits: Limits,
+                 note: str = "") -> dict[str, Any]:
+    """A trial's check fields, as every search records them (networks, classical models,
+    ensembles): per-target estimates and violations, whether it fits every target, the
+    limits it broke in words, and its Pareto costs (the first target is the main one)."""
+    per: dict[str, Any] = {}
+    broken: list[str] = []
+    multi = len(targets) > 1
+    for t in targets:
+        e = ests[t.name]
+        v = violations(t, e, limits)
+        per[t.name] = {"fits": feasible(v), "estimate": e.as_dict(), "violations": v}
+        for k, a in v.items():
+            if a > 0:
+                text = describe_violation(k, a, e, t)
+                broken.append(f"{t.name}: {text}" if multi else text)
+    first = ests[targets[0].name]
+    return dict(
+        estimate=first.as_dict(), violations=per[targets[0].name]["violations"],
+        targets=per, feasible=all(p["fits"] for p in per.values()),
+        broken=tuple(dict.fromkeys(broken)), note=note,
+        costs={"latency_ms": max(e.latency_ms for e in ests.values()),
+               "energy_uj": max(e.energy_uj for e in ests.values()),
+               "arena_bytes": first.arena_bytes, "model_bytes": first.model_bytes,
+               "flash_bytes": max(e.flash_bytes for e in ests.values())})

@@ -25,11 +25,11 @@ from typing import Any
 
 from .._io import atomic_write
 from ..data import Dataset
-from ..estimate import Limits
+from ..estimate import Limits, check_fields
 from ..records import Trial
 from ..targets import Target
 from .spaces import Space
-from .tuner import calibration_sample, check_fields, trained_estimates
+from .tuner import calibration_sample, trained_estimates
 from .worker import InProcessRunner, TrialContext, WorkerRunner, make_runner
 
 __all__ = ["Refit", "refit_epochs", "refit_chosen", "refit_runner", "REFIT_DIR"]

@@ -89,12 +89,10 @@ from ..estimate import (
     CONSTRAINTS,
     Estimate,
     Limits,
-    describe_violation,
+    check_fields,
     estimate_graph,
     estimate_model,
-    feasible,
     read_graph,
-    violations,
 )
 from ..records import Trial, TrialStatus, TrialStore
 from ..targets import Target
@@ -117,8 +115,7 @@ from .worker import (
 )
 
 __all__ = ["EdgeTuner", "SearchResult", "make_oracle", "OBJECTIVE", "no_feasible_message",
-           "STRATEGIES", "MAX_FAILED_IN_ROW", "calibration_sample", "trained_estimates",
-           "check_fields"]
+           "STRATEGIES", "MAX_FAILED_IN_ROW", "calibration_sample", "trained_estimates"]
 
 OBJECTIVE = "score"
 STRATEGIES = ("random", "bayesian", "hyperband")
@@ -186,32 +183,6 @@ def trained_estimates(model_bytes: bytes, host_arena: int,
         else:
             out[t.name] = estimate_graph(graph, t, host_arena_bytes=host_arena, source="tflm")
     return out
-
-
-def check_fields(ests: dict[str, Estimate], targets: Sequence[Target], limits: Limits,
-                 note: str = "") -> dict[str, Any]:
-    """A trial's check fields: per-target estimates, limits broken, Pareto costs (the
-    first target is the main one)."""
-    per: dict[str, Any] = {}
-    broken: list[str] = []
-    multi = len(targets) > 1
-    for t in targets:
-        e = ests[t.name]
-        v = violations(t, e, limits)
-        per[t.name] = {"fits": feasible(v), "estimate": e.as_dict(), "violations": v}
-        for k, a in v.items():
-            if a > 0:
-                text = describe_violation(k, a, e, t)
-                broken.append(f"{t.name}: {text}" if multi else text)
-    first = ests[targets[0].name]
-    return dict(
-        estimate=first.as_dict(), violations=per[targets[0].name]["violations"],
-        targets=per, feasible=all(p["fits"] for p in per.values()),
-        broken=tuple(dict.fromkeys(broken)), note=note,
-        costs={"latency_ms": max(e.latency_ms for e in ests.values()),
-               "energy_uj": max(e.energy_uj for e in ests.values()),
-               "arena_bytes": first.arena_bytes, "model_bytes": first.model_bytes,
-               "flash_bytes": max(e.flash_bytes for e in ests.values())})
 
 
 @dataclass
