@@ -29,8 +29,11 @@ def count_fits(check: Any = None):
     os.environ["EDGEML_TRIAL_WORKER"] = "0"
 
     def spy(self, *args: Any, **kwargs: Any):
+        x = args[0] if args else kwargs.get("x")
         info = {"name": self.name, "params": self.count_params(),
-                "epochs": kwargs.get("epochs"), "initial_epoch": kwargs.get("initial_epoch", 0)}
+                "epochs": kwargs.get("epochs"), "initial_epoch": kwargs.get("initial_epoch", 0),
+                "samples": None if x is None else len(x),
+                "validation": kwargs.get("validation_data") is not None}
         if check is not None:
             info.update(check(self) or {})
         calls.append(info)

@@ -2,45 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-from typing import Any
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
 pytestmark = pytest.mark.slow
-
-
-@contextlib.contextmanager
-def spy_fits():
-    """Every tf_keras ``Model.fit`` in this process (trials run here: EDGEML_TRIAL_WORKER=0),
-    with the number of samples it trained on and whether it had validation data."""
-    from edgeml._tf import keras
-
-    cls = keras().Model
-    real = cls.fit
-    calls: list[dict[str, Any]] = []
-    before = os.environ.get("EDGEML_TRIAL_WORKER")
-    os.environ["EDGEML_TRIAL_WORKER"] = "0"
-
-    def spy(self, x=None, y=None, *args: Any, **kwargs: Any):
-        calls.append({"samples": len(x), "validation": kwargs.get("validation_data") is not None,
-                      "epochs": kwargs.get("epochs")})
-        return real(self, x, y, *args, **kwargs)
-
-    cls.fit = spy
-    try:
-        yield calls
-    finally:
-        cls.fit = real
-        if before is None:
-            os.environ.pop("EDGEML_TRIAL_WORKER", None)
-        else:
-            os.environ["EDGEML_TRIAL_WORKER"] = before
 
 
 @pytest.fixture()
@@ -52,7 +21,8 @@ def split_files(tmp_path):
     return tmp_path
 
 
-def test_refit_trains_on_train_and_validation_and_ships_with_the_test_file(split_files):
+def test_refit_trains_on_train_and_validation_and_ships_with_the_test_file(split_files,
+                                                                          fit_counter):
     from edgeml.errors import EdgeMLError
     from edgeml.pipeline import SearchConfig, resume_search, run_search
     from edgeml.tflite.int8 import evaluate_int8
@@ -61,7 +31,7 @@ def test_refit_trains_on_train_and_validation_and_ships_with_the_test_file(split
     run = tmp / "run"
     cfg = SearchConfig(data=str(tmp / "train.npz"), test_data=str(tmp / "test.npz"),
                        models="nn", trials=1, epochs=2, seed=3, out=str(run))
-    with spy_fits() as fits:
+    with fit_counter() as fits:
         res = run_search(cfg)
     rep = res.report
     ds, chosen = rep["dataset"], rep["chosen"]
@@ -100,7 +70,7 @@ def test_refit_trains_on_train_and_validation_and_ships_with_the_test_file(split
     for name in ("report.json", "model.tflite", "model_data.cc", "model_data.h", "report.md"):
         (run / name).unlink()
     shutil.rmtree(run / "refit")
-    with spy_fits() as fits:
+    with fit_counter() as fits:
         again = resume_search(run)
     assert [(f["samples"], f["validation"]) for f in fits] == [(1400, False)]
     assert again.report["chosen"]["refit"]["shipped"]
