@@ -46,6 +46,14 @@ def pytest_addoption(parser):
     _add(g, "--window-s", type=float, default=None, help="timed window in the board's seconds")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """A board is one serial port: with --port the benches run in this one process, not in
+    the test processes the project's pytest settings start (pytest-xdist's -n)."""
+    if config.getoption("--port", None) and getattr(config.option, "numprocesses", None):
+        config.option.numprocesses = 0
+
+
 class Bench:
     """What the benches share: the target, the client, the model and one bench of it."""
 

@@ -275,7 +275,7 @@ def test_a_search_records_its_device_and_resume_may_change_it(tmp_path, monkeypa
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
     monkeypatch.setenv(dev.MIXED_ENV, "1")
     assert main(["search", "--trials", "1", "--epochs", "1", "--models", "nn", "--seed", "1",
-                 "--device", "cpu", "--out", str(out), "--json"]) == 0
+                 "--no-refit", "--device", "cpu", "--out", str(out), "--json"]) == 0
     first = json.loads(capfd.readouterr().out)
     assert first["device"] == {"requested": "cpu", "device": "cpu", "gpus": 0,
                                "mixed_precision": True, "trials": {"cpu": 1}}

@@ -148,9 +148,9 @@ def _search(out: Path, **kw: Any) -> tuple[Any, list[tuple[str, Any]]]:
     from edgeml.pipeline import SearchConfig, run_search
 
     events: list[tuple[str, Any]] = []
+    # no final retrain: these searches are about which candidates are proposed
     opts = dict(target="esp32", trials=3, epochs=1, seed=0, models="nn", ensemble=False,
-                out=str(out),
-                limits=DIGITS_LIMITS)
+                refit=False, out=str(out), limits=DIGITS_LIMITS)
     opts.update(kw)
     res = run_search(SearchConfig(**opts), on_event=lambda k, r: events.append((k, r)))
     return res, events
