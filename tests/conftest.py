@@ -17,6 +17,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # test starts with an empty knowledge base (see _fresh_knowledge_base).
 os.environ["EDGEML_CACHE_DIR"] = tempfile.mkdtemp(prefix="edgeml-test-cache-")
 atexit.register(shutil.rmtree, os.environ["EDGEML_CACHE_DIR"], ignore_errors=True)
+# One trial slot unless a test asks for more (--workers / workers=): the default, one per
+# core, would start a worker process per core in every search, and the tests run on small
+# machines. The tests of several slots give their number explicitly.
+os.environ["EDGEML_WORKERS"] = "1"
 
 
 # Fixtures that train a model: every test that uses one (directly or through another

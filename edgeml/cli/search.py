@@ -247,7 +247,9 @@ def search_defaults() -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from .. import api
     from ..search.device import resolve_device
+    from ..search.worker import workers_env
 
+    workers_env()  # a bad $EDGEML_WORKERS: one line before anything starts
     if args.resume:
         given = [_FLAGS.get(k, "--" + k.replace("_", "-")) for k in _RUN_SETTINGS
                  if getattr(args, k) is not None]
@@ -460,8 +462,8 @@ def add_parser(sub: Any) -> None:
                    help="finish an interrupted run from its directory (finished trials are kept)")
     s.add_argument("--workers", type=count("workers"), default=None, metavar="N",
                    help="train N trials at once, each in its own worker process (on a --cluster: "
-                        "N trial slots across its nodes) [default: one per core, as memory "
-                        "allows; on a cluster, its CPUs]")
+                        "N trial slots across its nodes) [default: $EDGEML_WORKERS, else one per "
+                        "core, as memory allows; on a cluster, its CPUs]")
     s.add_argument("--cluster", default=None, metavar="HOST:PORT",
                    help="run the trials on the nodes of a Ray cluster (started with `ray start "
                         "--head --port PORT`); the oracle, records and scoring stay here")

@@ -84,7 +84,7 @@ from .spaces import Space, SpaceError
 
 __all__ = ["TrialContext", "CheckResult", "ScreenResult", "TrainResult", "RefitResult",
            "TrialFailure", "WorkerDied", "InProcessRunner", "WorkerRunner", "make_runner",
-           "make_runners", "default_workers", "check_trial", "screen_trials", "screen_model",
+           "make_runners", "default_workers", "workers_env", "check_trial", "screen_trials", "screen_model",
            "train_trial", "refit_trial", "STEPS", "run_step", "release_memory", "rss_bytes",
            "host_name"]
 
@@ -856,11 +856,34 @@ def _available_bytes() -> int | None:
     return None
 
 
+WORKERS_ENV = "EDGEML_WORKERS"
+
+
+def workers_env() -> int | None:
+    """``$EDGEML_WORKERS``, the default for ``--workers`` (unset or empty: none)."""
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise EdgeMLError(f"{WORKERS_ENV}={raw!r} is not a number of workers",
+                          hint=f"set it to a whole number of at least 1, e.g. {WORKERS_ENV}=2, "
+                               "or unset it")
+    return n
+
+
 def default_workers(ctx: TrialContext, *, isolate: bool | None = None) -> int:
-    """The trial slots this machine can use: one per core, as many as its free memory
-    holds worker processes; 1 when the steps must run in this process."""
+    """The trial slots this machine can use: ``$EDGEML_WORKERS`` when set, else one per
+    core, as many as its free memory holds worker processes; 1 when the steps must run in
+    this process."""
     if not (_isolate(isolate) and sendable(ctx.space)):
         return 1
+    env = workers_env()
+    if env is not None:
+        return env
     n = cpu_cores()
     free = _available_bytes()
     if free is not None:

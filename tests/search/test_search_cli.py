@@ -55,3 +55,30 @@ def test_the_console_adds_up_trainings_that_run_at_once():
     for th in threads:
         th.join()
     assert con.used + con._running() == 2.0 + 4 * 0.5
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_edgeml_workers_is_refused_in_one_line(tmp_path, capfd, monkeypatch, value):
+    monkeypatch.setenv("EDGEML_WORKERS", value)
+    assert main(["search", "--out", str(tmp_path / "run")]) == 2
+    err = [ln for ln in capfd.readouterr().err.splitlines() if ln.strip()]
+    assert err[-1].startswith(f"edgeml: error: EDGEML_WORKERS={value!r} is not a number of "
+                              "workers"), err
+    assert not (tmp_path / "run").exists()
+
+
+def test_edgeml_workers_is_the_default_for_workers(monkeypatch):
+    """$EDGEML_WORKERS replaces the one-per-core default; a space that must run in the
+    search process still gets one slot."""
+    from types import SimpleNamespace
+
+    from edgeml.search.worker import cpu_cores, default_workers
+
+    ctx = SimpleNamespace(space=SimpleNamespace(recipe=("builtin", "mlp")))
+    monkeypatch.setenv("EDGEML_WORKERS", "3")
+    assert default_workers(ctx) == 3
+    assert default_workers(ctx, isolate=False) == 1
+    monkeypatch.setenv("EDGEML_WORKERS", " ")
+    assert 1 <= default_workers(ctx) <= cpu_cores()
+    monkeypatch.delenv("EDGEML_WORKERS")
+    assert 1 <= default_workers(ctx) <= cpu_cores()
