@@ -251,7 +251,7 @@ def edgeml_search(files: dict[str, Path], *, trials: int, epochs: int, seed: int
             "warm_trials": len((rep["search"].get("warm_start") or {}).get("trials") or {}),
             "mean_budget_use": sum(use) / len(use) if use else None,
             "kt_pick_fits": None, "search_s": rep["seconds"]["search"], "check_s": 0.0,
-            "wall_s": wall}
+            "seconds": rep["seconds"], "wall_s": wall}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -679,11 +679,8 @@ def _identity(path: Path) -> tuple[int, int] | None:
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
          emit: Event, t_start: float, *, features: dict[str, Any] | None = None,
          warm: list[dict[str, Any]] | None = None) -> RunResult:
-    from .classical.stage import run_stage
-    from .search import EdgeTuner, make_oracle, no_feasible_message
-    from .search.pareto import choose, pareto_front
+    from .search import EdgeTuner, make_oracle
 
-    target = targets[0]
     t0 = time.perf_counter()
     result = None
     records: list[Trial] = []
@@ -697,9 +694,33 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                           objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit,
                           device=plan.device, mixed_precision=plan.mixed_precision,
                           workers=cfg.workers, cluster=cfg.cluster,
-                          warm_start=warm or [], warm_count=warm_count(cfg.trials))
+                          warm_start=warm or [], warm_count=warm_count(cfg.trials),
+                          keep_runner=cfg.refit)
         result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
         records = sorted(result.trials, key=lambda r: r.number)
+    # the worker the search handed over for the final retrain (closed below, however the
+    # run ends)
+    runner = result.runner if result is not None else None
+    try:
+        return _choose_and_finish(cfg, targets, dataset, space, run_dir, emit, t_start, t0,
+                                  result, records, features=features, runner=runner)
+    finally:
+        if runner is not None:
+            runner.close()
+
+
+def _choose_and_finish(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
+                       run_dir: Path, emit: Event, t_start: float, t0: float, result: Any,
+                       records: list[Trial], *, features: dict[str, Any] | None,
+                       runner: Any) -> RunResult:
+    """After the network search: the classical stage and ensemble, the choice, the
+    chosen model's retrain and test, the report and the artifacts."""
+    from .classical.stage import run_stage
+    from .search import no_feasible_message
+    from .search.pareto import choose, pareto_front
+
+    target = targets[0]
+    plan = _plan(cfg)
     t_search = time.perf_counter() - t0
     run = RunDir(run_dir)  # paths in the records are found again if the run was moved
     stage = run_stage(dataset, targets, network_trials=records, families=cfg.families,
@@ -730,7 +751,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     art, model_bytes, texts = None, b"", {}
     if chosen_trial.family is None:  # a network: the int8 model in TFLM
         best, model_bytes, art = _finish_network(cfg, chosen_trial, dataset, targets, run,
-                                                 emit, space, features=features)
+                                                 emit, space, features=features,
+                                                 runner=runner)
     else:
         best, texts = _finish_predict(chosen_trial, stage, dataset, target, run, singles,
                                       features=features)
@@ -829,9 +851,10 @@ def _trials_by_device(records: list[Trial]) -> dict[str, int]:
 
 def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset,
                     targets: list[Target], run: RunDir, emit: Event, space: Any, *,
-                    features: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes, Any]:
-    """Retrain (unless turned off), compress (when asked) and test the chosen network;
-    its artifact to write."""
+                    features: dict[str, Any] | None = None,
+                    runner: Any = None) -> tuple[dict[str, Any], bytes, Any]:
+    """Retrain (unless turned off; in ``runner`` when given), compress (when asked) and
+    test the chosen network; its artifact to write."""
     from .export import ModelArtifact
     from .tflite.int8 import evaluate_int8
 
@@ -839,14 +862,17 @@ def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset,
     best = chosen.to_json()
     best.update(tflite=str(run.resolve(best["tflite"])), keras=str(run.resolve(best["keras"])))
     model_bytes = Path(best["tflite"]).read_bytes()
-    best, model_bytes = _refit_chosen(cfg, chosen, best, model_bytes, dataset, targets, run,
-                                      emit, space)
+    best, model_bytes, tested = _refit_chosen(cfg, chosen, best, model_bytes, dataset, targets,
+                                              run, emit, space, runner=runner)
+    retrained = model_bytes
     best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run.path, emit,
                                          space)
-    test = evaluate_int8(model_bytes, dataset.x_test, dataset.y_test)
-    float_model = load_keras(best["keras"], space)
-    float_test = float(float_model.evaluate(dataset.x_test, dataset.y_test, verbose=0)[-1])
-    best.update(int8_test_accuracy=test.accuracy, float_test_accuracy=float_test)
+    if tested is None or model_bytes is not retrained:  # not tested yet, or compressed since
+        test = evaluate_int8(model_bytes, dataset.x_test, dataset.y_test)
+        float_model = load_keras(best["keras"], space)
+        tested = (test.accuracy,
+                  float(float_model.evaluate(dataset.x_test, dataset.y_test, verbose=0)[-1]))
+    best.update(int8_test_accuracy=tested[0], float_test_accuracy=tested[1])
     art = ModelArtifact.from_model(model_bytes, target, dataset=dataset.summary(),
                                    where="the chosen model",
                                    features=(features or {}).get("fitted"))
@@ -860,10 +886,13 @@ _SEARCH_MODEL_KEYS = ("tflite", "keras", "int8_val_accuracy", "float_val_accurac
 
 def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_bytes: bytes,
                   dataset: Dataset, targets: list[Target], run: RunDir, emit: Event,
-                  space: Any) -> tuple[dict[str, Any], bytes]:
-    """The final retrain on train + validation (:mod:`edgeml.search.refit`): the retrained
-    model ships unless it breaks a limit or fails; ``best["refit"]`` says what happened and
-    ``best["search_model"]`` keeps the search's model and its numbers."""
+                  space: Any, *, runner: Any = None
+                  ) -> tuple[dict[str, Any], bytes, tuple[float, float] | None]:
+    """The final retrain on train + validation (:mod:`edgeml.search.refit`), in ``runner``
+    (the search's, handed over) or a worker started here: the retrained model ships
+    unless it breaks a limit or fails; ``best["refit"]`` says what happened and
+    ``best["search_model"]`` keeps the search's model and its numbers. Also returns the
+    shipped model's (int8, float) test accuracy when it was measured here."""
     from .errors import OutputError
     from .search.refit import REFIT_DIR, refit_chosen, refit_runner
     from .tflite.int8 import evaluate_int8
@@ -871,13 +900,14 @@ def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_
     if not cfg.refit:
         best["refit"] = {"enabled": False, "shipped": False,
                          "reason": "turned off: the search's model ships as trained"}
-        return best, model_bytes
+        return best, model_bytes, None
     folder = run.path / REFIT_DIR
     shutil.rmtree(folder, ignore_errors=True)  # an earlier, interrupted retrain
-    # the worker loads TensorFlow while the search's model is tested here
-    plan = _plan(cfg)  # the search's device (resolved once per process)
-    runner = refit_runner(dataset=dataset, space=space, targets=targets, seed=cfg.seed,
-                          device=plan.device, mixed_precision=plan.mixed_precision)
+    own = runner is None
+    if own:  # the worker loads TensorFlow while the search's model is tested here
+        plan = _plan(cfg)  # the search's device (resolved once per process)
+        runner = refit_runner(dataset=dataset, space=space, targets=targets, seed=cfg.seed,
+                              device=plan.device, mixed_precision=plan.mixed_precision)
     try:
         search_model = {k: best[k] for k in _SEARCH_MODEL_KEYS if best.get(k) is not None}
         search_model["train_samples"] = int(len(dataset.y_train))
@@ -902,9 +932,10 @@ def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_
             reason = f"the retrain failed ({what})"
             best["refit"] = {"enabled": True, "shipped": False, "reason": reason}
             emit("refit_done", best["refit"])
-            return best, model_bytes
+            return best, model_bytes, _tested(search_model)
     finally:
-        runner.close()
+        if own:
+            runner.close()
     info: dict[str, Any] = {
         "enabled": True, "epochs": r.epochs, "epochs_from": r.epochs_from,
         "samples": r.samples, "int8_test_accuracy": r.int8_test_accuracy,
@@ -918,13 +949,17 @@ def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_
                     + "; ".join(r.checks["broken"]) + ")")
         best["refit"] = info
         emit("refit_done", info)
-        return best, model_bytes
+        return best, model_bytes, _tested(search_model)
     info.update(shipped=True, reason="")
     best.update(tflite=str(r.tflite), keras=str(r.keras), refit=info,
                 **{k: r.checks[k] for k in ("estimate", "targets", "violations", "costs",
                                             "feasible", "broken")})
     emit("refit_done", info)
-    return best, r.model_bytes
+    return best, r.model_bytes, _tested(info)
+
+
+def _tested(d: dict[str, Any]) -> tuple[float, float]:
+    return float(d["int8_test_accuracy"]), float(d["float_test_accuracy"])
 
 
 def _finish_predict(chosen: Trial, stage: Any, dataset: Dataset, target: Target, run: RunDir,

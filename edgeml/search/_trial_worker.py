@@ -42,6 +42,20 @@ def _error(exc: BaseException) -> tuple[str, str, str, str | None]:
     return ("error", type(exc).__name__, str(exc).strip() or type(exc).__name__, None)
 
 
+def _preload() -> None:
+    """Load TensorFlow, tf_keras and keras-tuner now, while the search process sets itself
+    up, rather than in the first step it asks for (they take seconds to load). The
+    context is received first: the search process waits until it is read."""
+    try:
+        import keras_tuner  # noqa: F401
+
+        from edgeml._tf import keras
+
+        keras()
+    except Exception:  # the first step that needs them says what is wrong
+        pass
+
+
 def main(argv: list[str]) -> int:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the search process handles Ctrl-C
@@ -69,6 +83,8 @@ def main(argv: list[str]) -> int:
         except Exception as exc:  # answered on the first request
             failed = _error(exc)
     del payload
+    if ctx is not None:
+        _preload()
 
     def on_epoch(epoch: int, epochs: int) -> None:
         conn.send(("epoch", epoch, epochs))

@@ -110,6 +110,7 @@ from .worker import (
     TrialFailure,
     WorkerDied,
     default_workers,
+    make_runner,
     make_runners,
     rss_bytes,
 )
@@ -194,6 +195,9 @@ class SearchResult:
     stop_reason: str = ""
     budget_used: float = 0.0
     replayed: int = 0
+    #: with ``keep_runner``: a runner for the final retrain, started and not closed (the
+    #: caller closes it); None otherwise
+    runner: Any = None
 
     @property
     def failed(self) -> int:
@@ -270,7 +274,8 @@ class EdgeTuner:
                  on_event: Event | None = None, isolate: bool | None = None,
                  device: str = "cpu", mixed_precision: bool | None = None,
                  workers: int | None = None, cluster: str | None = None,
-                 warm_start: Sequence[dict[str, Any]] = (), warm_count: int = 0) -> None:
+                 warm_start: Sequence[dict[str, Any]] = (), warm_count: int = 0,
+                 keep_runner: bool = False) -> None:
         if objective not in OBJECTIVES:
             raise EdgeMLError(f"unknown objective {objective!r}",
                               hint=f"use --objective {', '.join(OBJECTIVES)}")
@@ -310,6 +315,11 @@ class EdgeTuner:
             mixed_precision=(mixed_precision_default(device) if mixed_precision is None
                              else bool(mixed_precision)))
         self.cluster = cluster
+        self._ctx = ctx
+        # keep_runner: the search hands a runner to the final retrain (SearchResult.runner)
+        # instead of the caller starting one (and loading TensorFlow) afterwards
+        self._keep = bool(keep_runner) and not cluster
+        self._spare: Any = None
         if cluster:  # one Ray actor per slot on the cluster's nodes
             from .cluster import make_ray_runners
 
@@ -437,10 +447,15 @@ class EdgeTuner:
             self.on_event("warm_start", {"chosen": chosen, "skipped": skipped})
         return chosen
 
-    def close(self) -> None:
-        """Stop the worker processes (``search_feasible`` does this when it ends)."""
+    def close(self, *, keep: Any = None) -> None:
+        """Stop the worker processes but ``keep`` (``search_feasible`` does this when it
+        ends)."""
         for r in self.runners:
-            r.close()
+            if r is not keep:
+                r.close()
+        if self._spare is not None and self._spare is not keep:
+            self._spare.close()
+            self._spare = None
         if self.cluster:
             from .cluster import disconnect
 
@@ -622,12 +637,30 @@ class EdgeTuner:
     def search_feasible(self, *, trials: int, max_rejects: int) -> SearchResult:
         """Draw candidates until ``trials`` trainings are done (see the module docstring).
 
-        The runners' worker processes are stopped at the end, however the search ends.
+        The runners' worker processes are stopped at the end, however the search ends;
+        with ``keep_runner``, one runner outlives a search that ends well, in
+        ``SearchResult.runner``: slot 0's when it is the only slot (it has every core), else
+        a fresh one with every core, started when the last trainings took the rest of the
+        budget (:meth:`_start_spare`), so that its TensorFlow loads beside them.
         """
+        kept = None
         try:
-            return self._search(trials=trials, max_rejects=max_rejects)
+            result = self._search(trials=trials, max_rejects=max_rejects)
+            if self._keep:
+                if self.workers == 1:
+                    kept = self.runners[0]
+                else:
+                    self._start_spare()
+                    kept, self._spare = self._spare, None
+            result.runner = kept
+            return result
         finally:
-            self.close()
+            self.close(keep=kept)
+
+    def _start_spare(self) -> None:
+        """Start the final retrain's runner (with every core) if it is not running yet."""
+        if self._keep and self._spare is None and self.workers > 1:
+            self._spare = make_runner(self._ctx)
 
     def _search(self, *, trials: int, max_rejects: int) -> SearchResult:
         loop = _Loop(trials=trials, max_rejects=max_rejects)
@@ -769,6 +802,7 @@ class EdgeTuner:
                 if loop.stop or self._abort.is_set() or loop.used >= loop.trials - 1e-9:
                     return None
                 if loop.used + loop.held >= loop.trials - 1e-9:
+                    self._start_spare()  # the last trainings run: the retrain's worker starts
                     self._cond.wait(1.0)  # other slots hold the rest of the budget
                     continue
                 if loop.redo:

@@ -58,6 +58,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -702,7 +703,7 @@ class WorkerRunner(_Steps):
             env.update(TF_NUM_INTRAOP_THREADS=str(self.threads), TF_NUM_INTEROP_THREADS="1",
                        OMP_NUM_THREADS=str(self.threads))
         try:
-            self.proc = subprocess.Popen(
+            self.proc = _spawn(
                 [sys.executable, "-m", "edgeml.search._trial_worker", str(child_sock.fileno())],
                 pass_fds=(child_sock.fileno(),), env=env, stdin=subprocess.DEVNULL,
                 stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None)
@@ -800,6 +801,26 @@ class WorkerRunner(_Steps):
                  "refit": "retraining the chosen model"}.get(name, f"running step {name!r}")
         return self._call((name, args, kwargs), doing, on_epoch)
 
+
+
+_launcher: Any = None
+_launcher_lock = threading.Lock()
+
+
+def _spawn(args: list[str], **kwargs: Any) -> subprocess.Popen:
+    """``subprocess.Popen`` from the main thread or from one launcher thread that lives as
+    long as this process. A worker asks Linux to kill it when its parent dies
+    (``PR_SET_PDEATHSIG``), and Linux takes the parent to be the *thread* that started
+    it: a worker started by a slot thread would die with that thread."""
+    global _launcher
+    if threading.current_thread() is threading.main_thread():
+        return subprocess.Popen(args, **kwargs)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _launcher_lock:
+        if _launcher is None:
+            _launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgeml-launcher")
+    return _launcher.submit(subprocess.Popen, args, **kwargs).result()
 
 
 def _isolate(isolate: bool | None) -> bool:

@@ -36,11 +36,35 @@ def _run(tmp: Path, name: str, space: Path, *, workers: int, strategy: str = "ra
     return run_search(cfg, on_event=on_event)
 
 
-def test_two_workers_train_at_once_and_draw_what_one_draws(tmp_path, mlp_space):
+def _count_workers(monkeypatch) -> list[int | None]:
+    """Every worker process started in this process: its TensorFlow threads (None: all)."""
+    from edgeml.search.worker import WorkerRunner
+
+    started: list[int | None] = []
+    real = WorkerRunner.__init__
+
+    def spy(self, ctx, **kwargs):
+        started.append(kwargs.get("threads"))
+        real(self, ctx, **kwargs)
+
+    monkeypatch.setattr(WorkerRunner, "__init__", spy)
+    return started
+
+
+def test_two_workers_train_at_once_and_draw_what_one_draws(tmp_path, mlp_space, monkeypatch):
+    from edgeml.search.worker import cpu_cores
+
     events: list = []
+    started = _count_workers(monkeypatch)
     two = _run(tmp_path, "two", mlp_space, workers=2, events=events)
+    # two slots of one thread each, then the final retrain's worker with every core,
+    # started by the search (while the last training ran), not after it
+    assert started == [max(1, cpu_cores() // 2)] * 2 + [None], started
+    started.clear()
     one = _run(tmp_path, "one", mlp_space, workers=1)
+    assert started == [None], started  # one slot: its worker retrains the chosen model
     rep2, rep1 = two.report, one.report
+    assert rep2["chosen"]["refit"]["shipped"] and rep1["chosen"]["refit"]["shipped"], (rep2["chosen"]["refit"], rep1["chosen"]["refit"])
     assert rep2["search"]["trained"] == rep1["search"]["trained"] == 4
     assert rep2["search"]["budget_used"] == 4  # never more trainings than --trials
 
