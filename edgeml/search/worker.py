@@ -247,6 +247,12 @@ def _without_softmax(model: Any) -> Any | None:
     return None
 
 
+#: calibration samples of the int8 conversion in a check: an untrained model's flash and
+#: tensor arena do not depend on the quantization ranges, and each sample costs the
+#: converter an inference (the trained model is converted with the whole set)
+CHECK_CALIBRATION = 16
+
+
 def estimate_untrained(model: Any, calib: np.ndarray,
                        targets: tuple[Target, ...]) -> tuple[dict[str, Any], str]:
     """Estimate an untrained model on every target (before any training)."""
@@ -362,7 +368,7 @@ def check_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int) -> Chec
             model = call_build(ctx.space, hp)
             hp.ensure_active_values()
             active = {k: v for k, v in hp.values.items() if hp.is_active(k)}
-            ests, note = estimate_untrained(model, ctx.calib, ctx.targets)
+            ests, note = estimate_untrained(model, ctx.calib[:CHECK_CALIBRATION], ctx.targets)
         del model
     finally:
         _keras().backend.clear_session()
