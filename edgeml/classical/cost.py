@@ -108,8 +108,9 @@ def estimate_cmodel(cm: CModel, target: Target, *, visited: float) -> Estimate:
 
 
 def bound_estimate(values: dict[str, Any], target: Target, *, n_features: int,
-                   n_classes: int, n_train: int) -> Estimate:
-    """The cost of the largest model the point ``values`` of the space can train into."""
+                   n_classes: int, n_train: int, max_leaves: int | None = None) -> Estimate:
+    """The cost of the largest model the point ``values`` of the space can train into
+    (with ``max_leaves``: each tree capped at that many leaves)."""
     family = values["family"]
     k, f = int(n_classes), int(n_features)
     if family in ("linear", "nb"):
@@ -122,7 +123,8 @@ def bound_estimate(values: dict[str, Any], target: Target, *, n_features: int,
         cyc = cycles(kind, n_trees=0, visited=0.0, n_classes=k, rows=rows, n_features=f)
         return _estimate(target, kind=kind, family=family, data_bytes=data, cyc=cyc, macs=macs,
                          params=data // 4, n_classes=k, note="before training (exact)")
-    nodes, leaves, depth = node_bound(values, n_classes=k, n_train=n_train)
+    nodes, leaves, depth = node_bound(values, n_classes=k, n_train=n_train,
+                                      max_leaves=max_leaves)
     internal = nodes - leaves
     index = 2 if max(internal, leaves) + 1 < 2 ** 15 else 4
     if family == "gbt":

@@ -59,15 +59,18 @@ def define_space(hp: Any, families: tuple[str, ...]) -> None:
             hp.Float("nb_var_smoothing", 1e-4, 1e-1, sampling="log")
 
 
-def build_estimator(values: dict[str, Any], *, seed: int) -> Any:
-    """The untrained scikit-learn estimator for one point of the space."""
+def build_estimator(values: dict[str, Any], *, seed: int, max_leaves: int | None = None) -> Any:
+    """The untrained scikit-learn estimator for one point of the space; ``max_leaves`` caps
+    the leaves of each tree (see :func:`node_bound`)."""
     family = values["family"]
+    cap = None if max_leaves is None else max(2, int(max_leaves))
     if family == "tree":
         from sklearn.tree import DecisionTreeClassifier
 
         return DecisionTreeClassifier(max_depth=int(values["tree_max_depth"]),
                                       min_samples_leaf=int(values["tree_min_samples_leaf"]),
-                                      criterion=str(values["tree_criterion"]), random_state=seed)
+                                      criterion=str(values["tree_criterion"]),
+                                      max_leaf_nodes=cap, random_state=seed)
     if family == "forest":
         from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
@@ -75,14 +78,15 @@ def build_estimator(values: dict[str, Any], *, seed: int) -> Any:
         mf = values["forest_max_features"]
         return cls(n_estimators=int(values["forest_n_estimators"]),
                    max_depth=int(values["forest_max_depth"]),
-                   max_features=None if mf == "all" else mf, random_state=seed, n_jobs=1)
+                   max_features=None if mf == "all" else mf, max_leaf_nodes=cap,
+                   random_state=seed, n_jobs=1)
     if family == "gbt":
         from sklearn.ensemble import GradientBoostingClassifier
 
         return GradientBoostingClassifier(n_estimators=int(values["gbt_n_estimators"]),
                                           max_depth=int(values["gbt_max_depth"]),
                                           learning_rate=float(values["gbt_learning_rate"]),
-                                          random_state=seed)
+                                          max_leaf_nodes=cap, random_state=seed)
     if family == "linear":
         c = float(values["linear_c"])
         if values["linear_kind"] == "logistic":
@@ -99,10 +103,12 @@ def build_estimator(values: dict[str, Any], *, seed: int) -> Any:
     raise ValueError(f"unknown classical family {family!r}")
 
 
-def node_bound(values: dict[str, Any], *, n_classes: int, n_train: int) -> tuple[int, int, int]:
+def node_bound(values: dict[str, Any], *, n_classes: int, n_train: int,
+               max_leaves: int | None = None) -> tuple[int, int, int]:
     """Before training: (max nodes, max leaves, max depth) the model can have, from its
     size limits (a tree of depth d has at most 2**d leaves, and never more leaves than
-    training samples). Linear models and naive Bayes have no nodes: (0, 0, 0)."""
+    training samples; ``max_leaves`` caps each tree's leaves, and so its depth).
+    Linear models and naive Bayes have no nodes: (0, 0, 0)."""
     family = values["family"]
     if family == "tree":
         trees, depth = 1, int(values["tree_max_depth"])
@@ -116,5 +122,8 @@ def node_bound(values: dict[str, Any], *, n_classes: int, n_train: int) -> tuple
         leaves_cap = n_train
     else:
         return 0, 0, 0
+    if max_leaves is not None:
+        leaves_cap = min(leaves_cap, max(2, int(max_leaves)))
+        depth = min(depth, leaves_cap - 1)
     leaves = min(2 ** depth, leaves_cap)
     return trees * (2 * leaves - 1), trees * leaves, depth

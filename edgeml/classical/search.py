@@ -132,17 +132,33 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
             out.replayed += 1
             emit("classical_trial", trial.to_json())
             continue
-        bound = {t.name: bound_estimate(values, t, n_features=n_features, n_classes=k,
-                                        n_train=len(x_train)) for t in targets}
-        pre = check_fields(bound, targets, limits)
+
+        def checked(cap: int | None, values: dict[str, Any] = values) -> dict[str, Any]:
+            bound = {t.name: bound_estimate(values, t, n_features=n_features, n_classes=k,
+                                            n_train=len(x_train), max_leaves=cap)
+                     for t in targets}
+            return check_fields(bound, targets, limits)
+
+        pre = checked(None)
         exact = values["family"] in ("linear", "nb")
-        if exact and not pre["feasible"]:
+        cap = None
+        if not exact and not pre["feasible"]:
+            # trees: cap each tree's leaves so that the size bound fits, rather than train a
+            # model that cannot (too many trees even as stumps: costed before training)
+            cap = _leaf_cap(checked, values, n_classes=k, n_train=len(x_train))
+            if cap is not None:
+                pre = checked(cap)
+            else:
+                pre = {**checked(2), "note": "breaks a limit even with one split per tree; "
+                                              "costed before training"}
+        if not pre["feasible"]:
             trial = Trial(trial_id=tid, status=TrialStatus.INFEASIBLE, hyperparameters=values,
-                          family=values["family"], **{**pre, "note": "costed before training"})
+                          family=values["family"],
+                          **{**pre, "note": pre.get("note") or "costed before training"})
             score = 0.0
         else:
             ts = time.perf_counter()
-            est = build_estimator(values, seed=seed).fit(x_train, y_train)
+            est = build_estimator(values, seed=seed, max_leaves=cap).fit(x_train, y_train)
             cm = to_cmodel(est, family=values["family"], n_classes=k)
             train_s = time.perf_counter() - ts
             visited = cm.nodes_visited(x_val)
@@ -151,8 +167,8 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
             acc = float(np.mean(cm.predict(x_val) == y_val))
             float_acc = float(np.mean(est.predict(x_val) == y_val))
             path = cm.save(directory / CLASSICAL_DIR / f"{tid}.npz")
-            note = ("fits by its size bound before training" if pre["feasible"] else
-                    "size bound over a limit before training; checked on its trained size")
+            note = ("fits by its size bound before training" if cap is None else
+                    f"leaves capped at {cap} per tree so that its size bound fits")
             trial = Trial(trial_id=tid, status=TrialStatus.TRAINED, hyperparameters=values,
                           family=values["family"], int8_val_accuracy=acc,
                           float_val_accuracy=float_acc, train_seconds=round(train_s, 3),
@@ -169,6 +185,32 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
         emit("classical_trial", trial.to_json())
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _leaf_cap(checked: Callable[[int | None], dict[str, Any]], values: dict[str, Any], *,
+              n_classes: int, n_train: int) -> int | None:
+    """The most leaves per tree (2 or more) with which the size bound of ``values`` meets
+    every limit (``checked(cap)``: the check fields of the bound), None if even 2 do not."""
+    from .families import node_bound
+
+    _, leaves, _ = node_bound(values, n_classes=n_classes, n_train=n_train)
+    per_tree = max(2, leaves // max(1, _n_trees(values, n_classes)))
+    if not checked(2)["feasible"]:
+        return None
+    lo, hi = 2, per_tree  # feasible at lo; the bound grows with the cap
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if checked(mid)["feasible"]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _n_trees(values: dict[str, Any], n_classes: int) -> int:
+    from .cost import _trees
+
+    return _trees(values, n_classes)
 
 
 def _stored(directory: Path, tid: str, values: dict[str, Any]

@@ -16,9 +16,9 @@ def counted(monkeypatch):
     calls = []
     real = cs.build_estimator
 
-    def build(values, *, seed):
+    def build(values, *, seed, max_leaves=None):
         calls.append(values)
-        return real(values, seed=seed)
+        return real(values, seed=seed, max_leaves=max_leaves)
 
     monkeypatch.setattr(cs, "build_estimator", build)
     return calls
