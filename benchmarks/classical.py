@@ -109,6 +109,9 @@ def main() -> None:
                              *(f"{t['targets'][n]['estimate']['latency_ms']:.3f}"
                                for n in TARGETS),
                              "yes" if t["trial_id"] == rep["chosen"]["trial_id"] else ""])
+            if "ensemble" not in trials:  # no ensemble to measure: the row says why
+                why = (rep.get("ensemble") or {}).get("reason") or "turned off"
+                rows.append([name, "ensemble", f"none: {why}", *(["-"] * 5), ""])
             print(f"{name}: {rep['decision']}", flush=True)
     head = ["data", "model", "family", "test acc %", "flash KB", "RAM KB",
             *(f"{n} ms" for n in TARGETS), "chosen"]
