@@ -34,8 +34,8 @@ from ..targets import Target
 from .families import node_bound
 from .model import CModel
 
-__all__ = ["CYCLES", "CODE_BYTES", "STACK_BYTES", "SOFT_FLOAT_FACTOR", "LATENCY_MODEL", "cycles", "estimate_cmodel",
-           "bound_estimate"]
+__all__ = ["CYCLES", "CODE_BYTES", "STACK_BYTES", "SOFT_FLOAT_FACTOR", "LATENCY_MODEL", "cycles",
+           "estimate_cmodel", "bound_estimate", "tree_count"]
 
 #: cycles per unit, per kind (Cortex-M4 instruction counts: benchmarks/classical_cycles.py)
 CYCLES: dict[str, dict[str, float]] = {
@@ -129,12 +129,12 @@ def bound_estimate(values: dict[str, Any], target: Target, *, n_features: int,
     index = 2 if max(internal, leaves) + 1 < 2 ** 15 else 4
     if family == "gbt":
         kind = "boost"
-        trees = _trees(values, k)
+        trees = tree_count(values, k)
         rows = 1 if k == 2 else k
         data = internal * (2 + 4 + 2 * index) + 4 * trees + leaves * 4 + 4 * rows + 2 * trees
     else:
         kind = "vote"
-        trees = _trees(values, k)
+        trees = tree_count(values, k)
         data = internal * (2 + 4 + 2 * index) + 4 * trees + leaves * k * 4
     cyc = cycles(kind, n_trees=trees, visited=float(trees * depth), n_classes=k, rows=k,
                  n_features=f)
@@ -142,7 +142,8 @@ def bound_estimate(values: dict[str, Any], target: Target, *, n_features: int,
                      params=nodes, n_classes=k, note="before training (upper bound)")
 
 
-def _trees(values: dict[str, Any], k: int) -> int:
+def tree_count(values: dict[str, Any], k: int) -> int:
+    """The trees a point of the space trains (a boosted model: one per class and stage)."""
     family = values["family"]
     if family == "tree":
         return 1

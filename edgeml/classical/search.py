@@ -35,7 +35,7 @@ from ..data import Dataset
 from ..estimate import Limits, check_fields
 from ..records import Trial, TrialStatus
 from ..targets import Target
-from .cost import bound_estimate, estimate_cmodel
+from .cost import bound_estimate, estimate_cmodel, tree_count
 from .families import FAMILIES, build_estimator, define_space
 from .model import CModel, to_cmodel
 
@@ -194,7 +194,7 @@ def _leaf_cap(checked: Callable[[int | None], dict[str, Any]], values: dict[str,
     from .families import node_bound
 
     _, leaves, _ = node_bound(values, n_classes=n_classes, n_train=n_train)
-    per_tree = max(2, leaves // max(1, _n_trees(values, n_classes)))
+    per_tree = max(2, leaves // max(1, tree_count(values, n_classes)))
     if not checked(2)["feasible"]:
         return None
     lo, hi = 2, per_tree  # feasible at lo; the bound grows with the cap
@@ -205,12 +205,6 @@ def _leaf_cap(checked: Callable[[int | None], dict[str, Any]], values: dict[str,
         else:
             hi = mid - 1
     return lo
-
-
-def _n_trees(values: dict[str, Any], n_classes: int) -> int:
-    from .cost import _trees
-
-    return _trees(values, n_classes)
 
 
 def _stored(directory: Path, tid: str, values: dict[str, Any]

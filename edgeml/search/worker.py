@@ -84,9 +84,9 @@ from .spaces import Space, SpaceError
 
 __all__ = ["TrialContext", "CheckResult", "ScreenResult", "TrainResult", "RefitResult",
            "TrialFailure", "WorkerDied", "InProcessRunner", "WorkerRunner", "make_runner",
-           "make_runners", "default_workers", "workers_env", "check_trial", "screen_trials", "screen_model",
-           "train_trial", "refit_trial", "STEPS", "run_step", "release_memory", "rss_bytes",
-           "host_name"]
+           "make_runners", "default_workers", "workers_env", "check_trial", "screen_trials",
+           "screen_model", "train_trial", "refit_trial", "STEPS", "run_step",
+           "release_memory", "rss_bytes", "host_name"]
 
 Epoch = Callable[[int, int], None]
 MB = 1024 * 1024
