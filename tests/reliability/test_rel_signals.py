@@ -116,7 +116,9 @@ def test_sigkill_then_resume_finishes_the_run(tmp_path, small_csv):
 @pytest.mark.slow
 def test_ctrl_c_is_one_line_naming_resume(tmp_path, small_csv):
     run = tmp_path / "run"
-    proc = _start([*SEARCH, "--data", str(small_csv), "--out", str(run)], tmp_path)
+    # a budget the search cannot finish in the second before Ctrl-C (the last --trials wins)
+    proc = _start([*SEARCH, "--trials", "50", "--data", str(small_csv), "--out", str(run)],
+                  tmp_path)
     _wait_for("run/trials", tmp_path, proc)
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends: every process of the group
