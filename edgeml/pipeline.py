@@ -723,10 +723,14 @@ def _choose_and_finish(cfg: SearchConfig, targets: list[Target], dataset: Datase
     plan = _plan(cfg)
     t_search = time.perf_counter() - t0
     run = RunDir(run_dir)  # paths in the records are found again if the run was moved
+    # one classical candidate may take as long as one network trial's training did
+    times = [float(t.train_seconds) for t in records if t.trained and t.train_seconds]
     stage = run_stage(dataset, targets, network_trials=records, families=cfg.families,
                       trials=cfg.trials, seed=cfg.seed, strategy=cfg.strategy,
                       limits=cfg.limits, run_dir=run_dir, ensemble=cfg.ensemble,
-                      min_gain=cfg.ensemble_min_gain, resolve=run.resolve, on_event=emit)
+                      min_gain=cfg.ensemble_min_gain, resolve=run.resolve,
+                      max_train_seconds=sum(times) / len(times) if times else None,
+                      on_event=emit)
     singles = records + stage.classical.trials
     best_single = choose(singles, cfg.objective, cfg.tolerance)
     if best_single is None:

@@ -14,6 +14,13 @@ gives the oracle its project folder and space, then ``create_trial``,
    the arithmetic of the generated C) on the validation split;
 3. the oracle gets the accuracy (0 if the model breaks a limit).
 
+With ``max_train_seconds`` (the pipeline passes the network trials' mean training
+time, so that one classical candidate costs at most what one network trial did), a
+point whose predicted training time (:func:`~.cost.train_work`, scaled by the ratio
+of measured to predicted time of this search's trainings so far) is longer is
+recorded failed, untrained, and another is drawn: an exact boosted model on
+thousands of images can otherwise train for longer than the whole network search.
+
 Trials are :class:`~edgeml.records.Trial` records with ``family`` set and the
 same check fields (per-target estimates, violations, Pareto costs) as the
 networks', so they join the networks' Pareto front and report.
@@ -35,7 +42,7 @@ from ..data import Dataset
 from ..estimate import Limits, check_fields
 from ..records import Trial, TrialStatus
 from ..targets import Target
-from .cost import bound_estimate, estimate_cmodel, tree_count
+from .cost import SECONDS_PER_WORK, bound_estimate, estimate_cmodel, train_work, tree_count
 from .families import FAMILIES, build_estimator, define_space
 from .model import CModel, to_cmodel
 
@@ -95,8 +102,10 @@ def _active(values: dict[str, Any]) -> dict[str, Any]:
 def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits | None = None,
                      families: tuple[str, ...] = FAMILIES, trials: int = 10, seed: int = 0,
                      strategy: str = "random", directory: str | Path,
+                     max_train_seconds: float | None = None,
                      on_event: Event | None = None) -> ClassicalResult:
-    """Train up to ``trials`` classical models of ``families`` and cost them on ``targets``."""
+    """Train up to ``trials`` classical models of ``families`` and cost them on ``targets``;
+    none predicted to train longer than ``max_train_seconds`` (see the module docstring)."""
     emit = on_event or (lambda kind, rec: None)
     limits = limits or Limits()
     out = ClassicalResult()
@@ -111,6 +120,14 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
     oracle, tuner_id = _oracle(strategy, max_draws=max_draws, seed=seed, families=families,
                                directory=directory / ".oracle")
     trained = 0
+    ratios: list[float] = []  # measured / predicted training seconds of this search
+
+    def predicted_seconds(values: dict[str, Any], cap: int | None) -> float:
+        work = train_work(values, n_train=len(x_train), n_features=n_features, n_classes=k,
+                          max_leaves=cap)
+        scale = float(np.median(ratios)) if ratios else 1.0
+        return work * SECONDS_PER_WORK * scale
+
     for n in range(1, max_draws + 1):
         if trained >= trials:
             break
@@ -125,6 +142,8 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
             if cm is not None:
                 out.models[tid] = cm
                 trained += 1
+                if trial.train_seconds and trial.screen:
+                    ratios.append(trial.train_seconds / max(trial.screen["predicted_s"], 1e-6))
             oracle.update_trial(kt_trial.trial_id, {"score": float(trial.score or 0.0)})
             kt_trial.status = "COMPLETED"
             oracle.end_trial(kt_trial)
@@ -151,16 +170,25 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
             else:
                 pre = {**checked(2), "note": "breaks a limit even with one split per tree; "
                                               "costed before training"}
+        guess = predicted_seconds(values, cap)
         if not pre["feasible"]:
             trial = Trial(trial_id=tid, status=TrialStatus.INFEASIBLE, hyperparameters=values,
                           family=values["family"],
                           **{**pre, "note": pre.get("note") or "costed before training"})
+            score = 0.0
+        elif max_train_seconds is not None and guess > max_train_seconds:
+            trial = Trial(trial_id=tid, status=TrialStatus.FAILED, hyperparameters=values,
+                          family=values["family"], stage="time",
+                          screen={"predicted_s": round(guess, 3)},
+                          error=f"predicted to train for {guess:.2f} s, longer than a network "
+                                f"trial ({max_train_seconds:.2f} s): not trained")
             score = 0.0
         else:
             ts = time.perf_counter()
             est = build_estimator(values, seed=seed, max_leaves=cap).fit(x_train, y_train)
             cm = to_cmodel(est, family=values["family"], n_classes=k)
             train_s = time.perf_counter() - ts
+            ratios.append(train_s / max(guess, 1e-6))
             visited = cm.nodes_visited(x_val)
             ests = {t.name: estimate_cmodel(cm, t, visited=visited) for t in targets}
             post = check_fields(ests, targets, limits)
@@ -172,6 +200,7 @@ def search_classical(dataset: Dataset, targets: list[Target], *, limits: Limits 
             trial = Trial(trial_id=tid, status=TrialStatus.TRAINED, hyperparameters=values,
                           family=values["family"], int8_val_accuracy=acc,
                           float_val_accuracy=float_acc, train_seconds=round(train_s, 3),
+                          screen={"predicted_s": round(guess, 3)},
                           cmodel=str(path), **{**post, "note": note})
             out.models[tid] = cm
             trained += 1

@@ -79,13 +79,15 @@ def run_stage(dataset: Dataset, targets: list[Target], *, network_trials: Sequen
               families: tuple[str, ...], trials: int, seed: int, strategy: str,
               limits: Limits | None, run_dir: Path, ensemble: bool = True,
               min_gain: float = DEFAULT_MIN_GAIN, resolve: Callable[[str], Path] | None = None,
+              max_train_seconds: float | None = None,
               on_event: Event | None = None) -> StageResult:
     emit = on_event or (lambda kind, rec: None)
     limits = limits or Limits()
     resolve = resolve or Path
     classical = search_classical(dataset, targets, limits=limits, families=families,
                                  trials=trials, seed=seed, strategy=strategy,
-                                 directory=run_dir, on_event=emit)
+                                 directory=run_dir, max_train_seconds=max_train_seconds,
+                                 on_event=emit)
     out = StageResult(classical=classical)
     if not ensemble:
         out.reason = "ensembles are off (--no-ensemble)"
