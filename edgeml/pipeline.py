@@ -687,8 +687,10 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     plan = _plan(cfg)
     if cfg.networks:
         max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)
-        oracle = make_oracle(cfg.strategy, max_draws=(cfg.trials + 1) * (max_rejects + 1),
-                             seed=cfg.seed, epochs=cfg.epochs, proposals=cfg.proposals)
+        def oracle() -> Any:  # made once the trial workers started (see EdgeTuner)
+            return make_oracle(cfg.strategy, max_draws=(cfg.trials + 1) * (max_rejects + 1),
+                               seed=cfg.seed, epochs=cfg.epochs, proposals=cfg.proposals)
+
         tuner = EdgeTuner(oracle=oracle, hypermodel=space, dataset=dataset, targets=targets,
                           limits=cfg.limits, epochs=cfg.epochs, seed=cfg.seed, directory=run_dir,
                           objective=cfg.objective, tolerance=cfg.tolerance, on_event=emit,

@@ -44,8 +44,7 @@ def _error(exc: BaseException) -> tuple[str, str, str, str | None]:
 
 def _preload() -> None:
     """Load TensorFlow, tf_keras and keras-tuner now, while the search process sets itself
-    up, rather than in the first step it asks for (they take seconds to load). The
-    context is received first: the search process waits until it is read."""
+    up, rather than in the first step it asks for (they take seconds to load)."""
     try:
         import keras_tuner  # noqa: F401
 
@@ -62,6 +61,12 @@ def main(argv: list[str]) -> int:
     from multiprocessing.connection import Connection
 
     conn = Connection(int(argv[1]))
+    # the context first: the search process's send of it returns once it is read, so it
+    # starts the next worker (and goes on setting up) while this one loads TensorFlow
+    try:
+        payload = conn.recv_bytes()
+    except (EOFError, OSError):
+        return 0
     # before anything runs on a GPU: memory growth, so that workers share it
     from edgeml.search.device import DEVICE_ENV, configure_process
 
@@ -70,10 +75,6 @@ def main(argv: list[str]) -> int:
         configure_process(os.environ.get(DEVICE_ENV, "cpu"))
     except Exception as exc:  # answered on the first request
         failed = _error(exc)
-    try:
-        payload = conn.recv_bytes()
-    except (EOFError, OSError):
-        return 0
     from edgeml.search.worker import TrialContext, run_step
 
     ctx: TrialContext | None = None

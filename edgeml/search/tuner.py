@@ -262,7 +262,8 @@ class EdgeTuner:
     """The feasibility-aware search loop over a keras-tuner oracle (see the module docstring).
 
     keras-tuner (and TensorFlow) load when a tuner is created, not when this module is
-    imported.
+    imported. ``oracle`` is a keras-tuner oracle, or a function that makes one: it is
+    then called once the trial workers have started.
     """
 
     def __init__(self, *, oracle: Any, hypermodel: Callable[[Any], Any] | Space,
@@ -333,7 +334,11 @@ class EdgeTuner:
         self._drafts: dict[str, tuple[int, dict[str, float]]] = {}
         self.warm: list[dict[str, Any]] = []
         try:
-            self.oracle = oracle
+            # a factory is called now: its keras-tuner import (seconds) overlaps the
+            # workers' TensorFlow import, which started above
+            self.oracle = oracle() if callable(oracle) and not hasattr(oracle,
+                                                                      "create_trial") else oracle
+            oracle = self.oracle
             self.tuner_id = self._attach(oracle, directory, project_name)
             if hasattr(oracle, "set_proposer"):
                 oracle.set_proposer(self._propose)
