@@ -15,7 +15,8 @@ every row and seed). Every row gets the same ``--trials`` x ``--epochs``:
 * **edgeml**: ``edgeml search`` as shipped (every default on);
 * **edgeml without one lever**: ``--no-refit`` (no final retraining on train +
   validation; only when this edgeml has it), ``--proposals 1`` (plain random
-  draws instead of screened, budget-aware ones), ``--no-warm-start``.
+  draws instead of screened, budget-aware ones), ``--no-warm-start``,
+  ``--no-promote`` (every candidate trains for ``--epochs``; none is continued).
 
 Each row's deployable int8 model is scored in TFLM on the held-out test file.
 Warm starts use a fresh cache directory per row (an empty knowledge base) and a
@@ -61,6 +62,7 @@ ROWS: dict[str, dict[str, Any]] = {
     "edgeml --no-refit": {"refit": False},
     "edgeml --proposals 1": {"proposals": 1},
     "edgeml --no-warm-start": {"warm_start": False},
+    "edgeml --no-promote": {"promote": False},
 }
 
 

@@ -97,6 +97,7 @@ class SearchConfig:
     cluster: str | None = None        # a Ray cluster's address (HOST:PORT) to run the slots on
     warm_start: bool = True           # start from the best configurations of similar runs
     proposals: int = 8                # drafts screened per random proposal (1: plain draws)
+    promote: bool = True              # continue the best candidate with part of the budget
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -508,14 +509,18 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
     if arrays is not None:
         cfg = replace(cfg, data=str(save_arrays(run_dir / DATA_FILE, arrays)))
     warm = _warm_candidates(cfg, dataset, targets, space, emit)
+    from .search.tuner import promotion_plan
+
+    promotion = (promotion_plan(cfg.trials, cfg.epochs, cfg.strategy)
+                 if cfg.promote and cfg.networks else None)
     dump_json(run_dir / RUN_FILE, {
         "edgeml_version": _version(), "created": datetime.now().isoformat(timespec="seconds"),
         "config": _config_dict(cfg), "dataset_fingerprint": dataset.fingerprint,
         **_test_record(dataset),
         "space": {"name": space.name, "source": space.source, "digest": space.digest},
-        "warm_start": warm})
+        "warm_start": warm, "promotion": promotion})
     return _guarded(search_cfg, targets, dataset, space, run_dir, emit, t_start, created=created,
-                    features=features, warm=warm)
+                    features=features, warm=warm, promotion=promotion)
 
 
 def _warm_candidates(cfg: SearchConfig, dataset: Dataset, targets: list[Target], space: Any,
@@ -556,6 +561,7 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
         # a run started before budget-aware proposals and warm starts draws as it did
         conf.setdefault("proposals", 1)
         conf.setdefault("warm_start", False)
+        conf.setdefault("promote", False)  # and before promotions: none
         # a run started before the split options: the fixed fractions it was split with
         # (no small-data rule), and no final retrain (it keeps the settings it started with)
         if "val_split" not in conf:
@@ -612,8 +618,11 @@ def resume_search(run_dir: str | Path, *, trials: int | None = None,
             cfg.device != meta["config"].get("device", cfg.device):
         meta["config"].update(trials=cfg.trials, device=cfg.device)
         dump_json(meta_path, meta)
+    # the promotion recorded when the run started (after N fresh candidates), so that a
+    # run extended with --trials replays the candidates it drew
     return _guarded(cfg, targets, dataset, space, run_dir, emit, t_start, created=False,
-                    features=features, warm=list(meta.get("warm_start") or []))
+                    features=features, warm=list(meta.get("warm_start") or []),
+                    promotion=meta.get("promotion"))
 
 
 def _test_record(dataset: Dataset) -> dict[str, Any]:
@@ -635,7 +644,7 @@ def _complete(search: dict[str, Any], trials: int) -> bool:
     models, or the budget spent without a failed trial (the oracle ran out of candidates).
     A run that lost trials to failures is not complete: resuming makes them up."""
     trained = int(search.get("trained", 0))
-    if trained >= trials:
+    if trained >= trials or float(search.get("budget_used") or 0.0) >= trials - 1e-9:
         return True
     return int(search.get("failed", 0)) == 0 and int(search.get("trials", 0)) >= trials
 
@@ -643,11 +652,12 @@ def _complete(search: dict[str, Any], trials: int) -> bool:
 def _guarded(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
              run_dir: Path, emit: Event, t_start: float, *, created: bool,
              features: dict[str, Any] | None = None,
-             warm: list[dict[str, Any]] | None = None) -> RunResult:
+             warm: list[dict[str, Any]] | None = None,
+             promotion: dict[str, int] | None = None) -> RunResult:
     before = {n: _identity(run_dir / n) for n in RESULT_FILES}
     try:
         return _run(cfg, targets, dataset, space, run_dir, emit, t_start, features=features,
-                    warm=warm or [])
+                    warm=warm or [], promotion=promotion)
     except BaseException as exc:
         # Keep the trial records for --resume, but nothing that looks like a result; files
         # that were there before (a user's own, kept until a run succeeds with --force)
@@ -678,7 +688,8 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any, run_dir: Path,
          emit: Event, t_start: float, *, features: dict[str, Any] | None = None,
-         warm: list[dict[str, Any]] | None = None) -> RunResult:
+         warm: list[dict[str, Any]] | None = None,
+         promotion: dict[str, int] | None = None) -> RunResult:
     from .search import EdgeTuner, make_oracle
 
     t0 = time.perf_counter()
@@ -697,7 +708,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                           device=plan.device, mixed_precision=plan.mixed_precision,
                           workers=cfg.workers, cluster=cfg.cluster,
                           warm_start=warm or [], warm_count=warm_count(cfg.trials),
-                          keep_runner=cfg.refit)
+                          promotion=promotion, keep_runner=cfg.refit)
         result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
         records = sorted(result.trials, key=lambda r: r.number)
     # the worker the search handed over for the final retrain (closed below, however the
@@ -793,6 +804,13 @@ def _choose_and_finish(cfg: SearchConfig, targets: list[Target], dataset: Datase
                    "budget_used": round(result.budget_used, 3) if result else 0.0,
                    "stop_reason": result.stop_reason if result else "",
                    "proposals": cfg.proposals,
+                   "promotion": {"enabled": bool(cfg.promote and cfg.strategy != "hyperband"),
+                                 "trials": {r.trial_id: {
+                                     "continues": r.continues,
+                                     "from_epoch": r.hyperparameters.get("tuner/initial_epoch"),
+                                     "to_epoch": r.hyperparameters.get("tuner/epochs")}
+                                     for r in records if r.continues
+                                     and cfg.strategy != "hyperband"}},
                    "warm_start": {"enabled": bool(cfg.warm_start),
                                   "trials": {r.trial_id: r.origin for r in records
                                              if r.origin}},

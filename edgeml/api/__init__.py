@@ -81,7 +81,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
            refit: bool = _D["refit"],
            workers: int | None = None, cluster: str | None = None,
            warm_start: bool = _D["warm_start"], proposals: int = _D["proposals"],
-           out: str | Path | None = None, force: bool = False, verbose: int = 1,
+           promote: bool = _D["promote"], out: str | Path | None = None, force: bool = False, verbose: int = 1,
            on_event: Event | None = None) -> Run:
     """Search the best int8 model that fits ``target`` (``edgeml search``).
 
@@ -113,7 +113,10 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
     ``warm_start``: propose the best configurations of similar earlier runs (the knowledge
     base under the cache directory) and of edgeml's portfolio first (``--no-warm-start``);
     ``proposals``: candidates screened per proposal, the one predicted to use most of the
-    budget is proposed (``--proposals``; 1 draws as keras-tuner does).
+    budget is proposed (``--proposals``; 1 draws as keras-tuner does). ``promote``: once
+    three quarters of the budget trained fresh candidates, continue the best one with the
+    rest (at most two trainings' epochs) while its validation loss still falls
+    (``--no-promote`` is ``promote=False``).
     ``verbose``: 0 silent, 1 a progress bar (tqdm, if installed) or lines, 2 more.
     ``on_event(kind, record)`` receives every progress event.
     """
@@ -143,6 +146,7 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
                        ensemble_min_gain=ensemble_min_gain, device=device, val_split=val_split,
                        test_split=test_split, refit=bool(refit), workers=workers,
                        cluster=cluster, warm_start=bool(warm_start), proposals=int(proposals),
+                       promote=bool(promote),
                        limits=limits(max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
                                      max_latency_ms=max_latency_ms))
     temp = None

@@ -30,11 +30,12 @@ from .features import add_feature_options
 # option -> SearchConfig field, where the names differ
 _FIELDS = {"accuracy_tolerance": "tolerance"}
 # option -> its flag, where the flag is not the option's name
-_FLAGS = {"refit": "--no-refit", "ensemble": "--no-ensemble"}
+_FLAGS = {"refit": "--no-refit", "ensemble": "--no-ensemble", "promote": "--no-promote",
+          "warm_start": "--no-warm-start"}
 # Options left unset (None) take SearchConfig's default, so --resume can tell which were given.
 _DEFAULTED = ("target", "label", "trials", "epochs", "seed", "strategy", "objective",
               "accuracy_tolerance", "max_int8_drop", "models", "ensemble", "ensemble_min_gain",
-              "device", "refit", "warm_start", "proposals")
+              "device", "refit", "warm_start", "proposals", "promote")
 # Options --resume takes (the run's recorded value when left out).
 _RESUMABLE = ("trials", "device")
 # Settings a run keeps in its run.json; --resume refuses them (only --trials extends a run).
@@ -42,7 +43,7 @@ _RUN_SETTINGS = ("target", "data", "label", "out", "epochs", "seed", "strategy",
                  "accuracy_tolerance", "space", "max_ram_kb", "max_flash_kb", "max_latency_ms",
                  "prune", "structured", "qat", "max_int8_drop", "features", "group", "window",
                  "hop", "rate", "test_data", "models", "ensemble", "ensemble_min_gain",
-                 "val_split", "test_split", "refit", "warm_start", "proposals")
+                 "val_split", "test_split", "refit", "warm_start", "proposals", "promote")
 
 class _SearchConsole:
     """What a search shows while it runs: a progress bar on a terminal (trial i/N, best
@@ -299,7 +300,8 @@ def run(args: argparse.Namespace) -> int:
                                     test_split=args.test_split, refit=args.refit,
                                     workers=args.workers, cluster=args.cluster,
                                     warm_start=args.warm_start,
-                                    proposals=args.proposals, force=args.force,
+                                    proposals=args.proposals, promote=args.promote,
+                                    force=args.force,
                                     verbose=0, on_event=con)
     except KeyboardInterrupt as exc:
         if con.run_dir:  # one line, printed by the command line's main()
@@ -507,6 +509,10 @@ def add_parser(sub: Any) -> None:
                    help="candidates drafted and screened (parameters, MACs, activations) per "
                         "proposal; the one predicted to use most of the budget is proposed; 1 "
                         f"draws as keras-tuner does [default: {d['proposals']}]")
+    s.add_argument("--no-promote", dest="promote", action="store_false", default=None,
+                   help="train every candidate for --epochs only, instead of continuing the "
+                        "best one with a quarter of the budget (at most two trainings) while "
+                        "its validation loss still falls")
     s.add_argument("--force", action="store_true",
                    help="overwrite files in --out (model_data.h, report.md, ...) that an "
                         "earlier run did not write")

@@ -147,7 +147,11 @@ def render_markdown(report: dict[str, Any]) -> str:
                 (f"; {note}" if note else "")
         if r.status is TrialStatus.PROBE:
             note = "the space's smallest candidate" + (f"; {note}" if note else "")
-        if r.origin:
+        if r.continues:
+            hp = r.hyperparameters
+            note = (f"continues trial {r.continues} (epochs {hp.get('tuner/initial_epoch', '?')}"
+                    f" to {hp.get('tuner/epochs', '?')})" + (f"; {note}" if note else ""))
+        elif r.origin:
             note = f"warm start from the {r.origin.replace('-', ' ')}" + (f"; {note}" if note else "")
         elif r.screen and r.screen.get("use"):
             share = ", ".join(f"{k.split('_')[0]} {100 * v:.0f}%" for k, v in r.screen["use"].items())

@@ -16,9 +16,21 @@ replaces that draw:
    cheaply and says which one to propose. Drafts that were not chosen never become
    trials. ``proposals=1`` draws as keras-tuner does.
 
+3. **promotion** (random and Bayesian oracles, with :meth:`~EdgeOracleMixin.set_promotion`):
+   short trainings leave most candidates still improving at their last epoch, and
+   within a budget the best model needs more epochs more than the search needs one
+   more candidate. Once ``after`` fresh candidates have trained, the oracle waits
+   for the running ones, then continues the best of them (its weights, from epoch
+   ``initial`` to ``epochs``) as keras-tuner's Hyperband continues a trial
+   (``tuner/trial_id``, ``tuner/initial_epoch``, ``tuner/epochs``), if its
+   validation loss was still falling at its last epoch. A converged best leaves
+   the rest of the budget to fresh candidates. The tuner tells the oracle how
+   each trained trial ended (:meth:`~EdgeOracleMixin.note_trained`).
+
 The draws depend only on the seed and on the order of calls, and the proposer is
 deterministic, so the same seed proposes the same candidates, and a search that
-replays its finished trials to a fresh oracle (``--resume``) sees the same ones.
+replays its finished trials to a fresh oracle (``--resume``) sees the same ones
+(the promotion too: it depends only on the trials the oracle has seen end).
 
 Imported only when a search runs (it loads keras-tuner, hence TensorFlow).
 """
@@ -48,12 +60,65 @@ class EdgeOracleMixin:
     """Warm starts and budget-aware drafts for a keras-tuner oracle (see the module docstring)."""
 
     proposals: int = 1
+    #: whether :meth:`set_promotion` applies (Hyperband promotes by its own schedule)
+    promotes: bool = True
 
     def _edge_state(self) -> None:
         if not hasattr(self, "_edge_warm"):
             self._edge_warm: list[tuple[dict[str, Any], str]] = []
             self._edge_origins: dict[str, str] = {}
             self._edge_proposer: Proposer | None = None
+            self._edge_promotion: dict[str, int] | None = None
+            self._edge_improving: dict[str, bool] = {}  # trained trial -> still improving
+
+    def set_promotion(self, plan: dict[str, int] | None) -> None:
+        """``{"after": n, "initial": e0, "epochs": e1}``: once ``n`` fresh candidates have
+        trained, continue the best one from epoch ``e0`` to ``e1`` (see the module
+        docstring); None: never."""
+        self._edge_state()
+        self._edge_promotion = dict(plan) if plan and self.promotes else None
+
+    def note_trained(self, trial_id: str, *, improving: bool) -> None:
+        """Trial ``trial_id`` trained; ``improving``: its validation loss was still falling
+        at its last epoch (it was not ended by early stopping)."""
+        self._edge_state()
+        self._edge_improving[str(trial_id)] = bool(improving)
+
+    def _promotion(self) -> dict[str, Any] | None:
+        """The response of ``populate_space`` while a promotion is due or awaited; None when
+        the oracle draws as usual."""
+        self._edge_state()
+        plan = self._edge_promotion
+        if not plan:
+            return None
+        trials = self.trials  # type: ignore[attr-defined]
+
+        def continues(values: dict[str, Any]) -> bool:
+            return "tuner/trial_id" in values
+
+        if any(continues(t.hyperparameters.values) for t in trials.values()):
+            return None  # promoted already
+        fresh = {tid: imp for tid, imp in self._edge_improving.items()
+                 if tid in trials and not continues(trials[tid].hyperparameters.values)}
+        running = sum(1 for t in self.ongoing_trials.values()  # type: ignore[attr-defined]
+                      if not continues(t.hyperparameters.values))
+        after = int(plan["after"])
+        if len(fresh) > after or len(fresh) + running < after:
+            return None
+        if len(fresh) < after:  # the last fresh trainings are running: wait for them
+            return {"status": "IDLE", "values": None}
+        best = max(fresh, key=lambda tid: (float(trials[tid].score or 0.0), -int(tid)))
+        if not fresh[best]:
+            return None  # it converged: more epochs would not help; draw fresh candidates
+        values = {**trials[best].hyperparameters.values, "tuner/trial_id": best,
+                  "tuner/initial_epoch": int(plan["initial"]), "tuner/epochs": int(plan["epochs"])}
+        return {"status": "RUNNING", "values": values}
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        step = self._promotion()
+        if step is not None:
+            return step
+        return super().populate_space(trial_id)  # type: ignore[misc]
 
     def set_proposer(self, proposer: Proposer | None) -> None:
         """The function that chooses among ``proposals`` drafts (the search's screen)."""
@@ -105,6 +170,8 @@ class EdgeHyperbandOracle(EdgeOracleMixin, HyperbandOracle):
     """keras-tuner's Hyperband; its fresh candidates are warm starts first, then screened
     drafts (promotions continue earlier trials as keras-tuner's do)."""
 
+    promotes = False
+
 
 class EdgeBayesianOracle(EdgeOracleMixin, BayesianOptimizationOracle):
     """keras-tuner's Gaussian-process oracle with a vectorised acquisition step.
@@ -122,7 +189,11 @@ class EdgeBayesianOracle(EdgeOracleMixin, BayesianOptimizationOracle):
     n_local = 512
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
-        completed = [t for t in self.trials.values() if t.status == "COMPLETED"]
+        step = self._promotion()
+        if step is not None:
+            return step
+        completed = [t for t in self.trials.values() if t.status == "COMPLETED"
+                     and "tuner/trial_id" not in t.hyperparameters.values]
         dims = len(self._nonfixed_space())
         if len(completed) < (self.num_initial_points or max(3 * dims, 3)) or dims == 0:
             return self._random_populate_space()

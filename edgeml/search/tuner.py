@@ -115,7 +115,8 @@ from .worker import (
     rss_bytes,
 )
 
-__all__ = ["EdgeTuner", "SearchResult", "make_oracle", "OBJECTIVE", "no_feasible_message",
+__all__ = ["EdgeTuner", "SearchResult", "make_oracle", "promotion_plan", "PROMOTE_UNITS",
+           "OBJECTIVE", "no_feasible_message",
            "STRATEGIES", "MAX_FAILED_IN_ROW", "calibration_sample", "trained_estimates"]
 
 OBJECTIVE = "score"
@@ -165,6 +166,22 @@ def make_oracle(strategy: str, *, max_draws: int, seed: int, epochs: int = 30,
     oracle.verbose = 0
     oracle.proposals = int(proposals)
     return oracle
+
+
+#: most full trainings of the budget kept to continue the best candidate
+PROMOTE_UNITS = 2
+
+
+def promotion_plan(trials: int, epochs: int, strategy: str) -> dict[str, int] | None:
+    """How the search promotes its best candidate (:mod:`.oracles`): a quarter of the
+    ``trials`` budget, at most :data:`PROMOTE_UNITS` full trainings, continues the best of
+    the fresh candidates trained with the rest, from ``epochs`` to ``epochs`` x (1 +
+    those units); none with Hyperband (its own schedule) or fewer than 4 trials."""
+    units = min(int(trials) // 4, PROMOTE_UNITS)
+    if strategy == "hyperband" or units < 1:
+        return None
+    return {"after": int(trials) - units, "initial": int(epochs),
+            "epochs": int(epochs) * (1 + units)}
 
 
 def calibration_sample(x_train: Any, seed: int) -> Any:
@@ -276,6 +293,7 @@ class EdgeTuner:
                  device: str = "cpu", mixed_precision: bool | None = None,
                  workers: int | None = None, cluster: str | None = None,
                  warm_start: Sequence[dict[str, Any]] = (), warm_count: int = 0,
+                 promotion: dict[str, int] | None = None,
                  keep_runner: bool = False) -> None:
         if objective not in OBJECTIVES:
             raise EdgeMLError(f"unknown objective {objective!r}",
@@ -342,6 +360,7 @@ class EdgeTuner:
             self.tuner_id = self._attach(oracle, directory, project_name)
             if hasattr(oracle, "set_proposer"):
                 oracle.set_proposer(self._propose)
+                oracle.set_promotion(promotion)
                 self.warm = self._warm_start(warm_start, warm_count)
         except BaseException:
             self.close()
@@ -602,12 +621,23 @@ class EdgeTuner:
         status = kt.engine.trial.TrialStatus
         if t.status in (TrialStatus.TRAINED, TrialStatus.INFEASIBLE) and t.score is not None:
             self.oracle.update_trial(kt_trial.trial_id, {OBJECTIVE: float(t.score)})
+            if t.trained and hasattr(self.oracle, "note_trained"):
+                self.oracle.note_trained(kt_trial.trial_id, improving=self._improving(t))
             kt_trial.status = status.COMPLETED
             kt_trial.message = "; ".join(t.broken) or None
         else:
             kt_trial.status = status.FAILED
             kt_trial.message = t.error or "failed"
         self.oracle.end_trial(kt_trial)
+
+    def _improving(self, t: Trial) -> bool:
+        """Whether a trained trial's validation loss was still falling at its last epoch:
+        it ran every epoch it was given and its best epoch is the last."""
+        planned = int(t.hyperparameters.get("tuner/epochs", self.epochs))
+        initial = int(t.hyperparameters.get("tuner/initial_epoch", 0))
+        return bool(t.epochs_run and t.best_epoch
+                    and initial + int(t.epochs_run) >= planned
+                    and int(t.best_epoch) >= initial + int(t.epochs_run))
 
     def probe_smallest(self) -> list[Trial]:
         """Check the space's smallest candidates (once per run directory)."""
