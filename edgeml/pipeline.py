@@ -728,14 +728,48 @@ def _choose_and_finish(cfg: SearchConfig, targets: list[Target], dataset: Datase
                        runner: Any) -> RunResult:
     """After the network search: the classical stage and ensemble, the choice, the
     chosen model's retrain and test, the report and the artifacts."""
+    plan = _plan(cfg)
+    t_search = time.perf_counter() - t0
+    run = RunDir(run_dir)  # paths in the records are found again if the run was moved
+    # the best network's retrain starts now, in the worker the search handed over, and
+    # trains while this process runs the classical stage and the ensemble
+    early = _early_refit(cfg, records, dataset, space, targets, run, runner)
+    try:
+        return _choose(cfg, targets, dataset, space, run_dir, emit, t_start, t_search, result,
+                       records, features=features, runner=runner, early=early, run=run,
+                       plan=plan)
+    finally:
+        if early is not None:  # not used: a classical model or an ensemble won
+            early.discard(stop=True)
+
+
+def _early_refit(cfg: SearchConfig, records: list[Trial], dataset: Dataset, space: Any,
+                 targets: list[Target], run: RunDir, runner: Any) -> Any:
+    """The retrain of the best network, started in the background (None: no retrain, no
+    runner handed over, or no network that fits)."""
+    from .search.pareto import choose
+    from .search.refit import REFIT_DIR, BackgroundRefit
+
+    if not (cfg.refit and runner is not None and records):
+        return None
+    best = choose(records, cfg.objective, cfg.tolerance)
+    if best is None:
+        return None
+    return BackgroundRefit(best, runner=runner, folder=run.path / REFIT_DIR, dataset=dataset,
+                           space=space, targets=targets, limits=cfg.limits, seed=cfg.seed,
+                           epochs=cfg.epochs)
+
+
+def _choose(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
+            run_dir: Path, emit: Event, t_start: float, t_search: float, result: Any,
+            records: list[Trial], *, features: dict[str, Any] | None, runner: Any,
+            early: Any, run: RunDir, plan: Any) -> RunResult:
+    """:func:`_choose_and_finish` once the background retrain (``early``) started."""
     from .classical.stage import run_stage
     from .search import no_feasible_message
     from .search.pareto import choose, pareto_front
 
     target = targets[0]
-    plan = _plan(cfg)
-    t_search = time.perf_counter() - t0
-    run = RunDir(run_dir)  # paths in the records are found again if the run was moved
     # one classical candidate may take as long as one network trial's training did
     times = [float(t.train_seconds) for t in records if t.trained and t.train_seconds]
     stage = run_stage(dataset, targets, network_trials=records, families=cfg.families,
@@ -769,7 +803,7 @@ def _choose_and_finish(cfg: SearchConfig, targets: list[Target], dataset: Datase
     if chosen_trial.family is None:  # a network: the int8 model in TFLM
         best, model_bytes, art = _finish_network(cfg, chosen_trial, dataset, targets, run,
                                                  emit, space, features=features,
-                                                 runner=runner)
+                                                 runner=runner, early=early)
     else:
         best, texts = _finish_predict(chosen_trial, stage, dataset, target, run, singles,
                                       features=features)
@@ -780,7 +814,7 @@ def _choose_and_finish(cfg: SearchConfig, targets: list[Target], dataset: Datase
 
     seconds = dict(result.seconds) if result else {}
     seconds = {k: round(v, 2) for k, v in seconds.items()}
-    refit_s = float((best.get("refit") or {}).get("seconds") or 0.0)
+    refit_s = float((best.get("refit") or {}).get("waited_seconds") or 0.0)
     seconds.update(search=round(t_search, 2), classical=round(stage.classical.seconds, 2),
                    refit=round(refit_s, 2), final_test_eval=round(t_final - refit_s, 2),
                    total=round(time.perf_counter() - t_start, 2))
@@ -876,7 +910,7 @@ def _trials_by_device(records: list[Trial]) -> dict[str, int]:
 def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset,
                     targets: list[Target], run: RunDir, emit: Event, space: Any, *,
                     features: dict[str, Any] | None = None,
-                    runner: Any = None) -> tuple[dict[str, Any], bytes, Any]:
+                    runner: Any = None, early: Any = None) -> tuple[dict[str, Any], bytes, Any]:
     """Retrain (unless turned off; in ``runner`` when given), compress (when asked) and
     test the chosen network; its artifact to write."""
     from .export import ModelArtifact
@@ -887,7 +921,7 @@ def _finish_network(cfg: SearchConfig, chosen: Trial, dataset: Dataset,
     best.update(tflite=str(run.resolve(best["tflite"])), keras=str(run.resolve(best["keras"])))
     model_bytes = Path(best["tflite"]).read_bytes()
     best, model_bytes, tested = _refit_chosen(cfg, chosen, best, model_bytes, dataset, targets,
-                                              run, emit, space, runner=runner)
+                                              run, emit, space, runner=runner, early=early)
     retrained = model_bytes
     best, model_bytes = _compress_chosen(cfg, best, model_bytes, dataset, target, run.path, emit,
                                          space)
@@ -910,7 +944,7 @@ _SEARCH_MODEL_KEYS = ("tflite", "keras", "int8_val_accuracy", "float_val_accurac
 
 def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_bytes: bytes,
                   dataset: Dataset, targets: list[Target], run: RunDir, emit: Event,
-                  space: Any, *, runner: Any = None
+                  space: Any, *, runner: Any = None, early: Any = None
                   ) -> tuple[dict[str, Any], bytes, tuple[float, float] | None]:
     """The final retrain on train + validation (:mod:`edgeml.search.refit`), in ``runner``
     (the search's, handed over) or a worker started here: the retrained model ships
@@ -926,8 +960,14 @@ def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_
                          "reason": "turned off: the search's model ships as trained"}
         return best, model_bytes, None
     folder = run.path / REFIT_DIR
-    shutil.rmtree(folder, ignore_errors=True)  # an earlier, interrupted retrain
-    own = runner is None
+    # the retrain started in the background is this network's (or another's: thrown away,
+    # and its runner trains this one)
+    mine = early is not None and early.trial.trial_id == chosen.trial_id
+    if early is not None and not mine:
+        early.discard(stop=False)
+    if not mine:
+        shutil.rmtree(folder, ignore_errors=True)  # an earlier, interrupted retrain
+    own = runner is None and not mine
     if own:  # the worker loads TensorFlow while the search's model is tested here
         plan = _plan(cfg)  # the search's device (resolved once per process)
         runner = refit_runner(dataset=dataset, space=space, targets=targets, seed=cfg.seed,
@@ -941,9 +981,9 @@ def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_
             dataset.x_test, dataset.y_test, verbose=0)[-1])
         best["search_model"] = search_model
         try:
-            r = refit_chosen(chosen, dataset=dataset, space=space, targets=targets,
-                             limits=cfg.limits, seed=cfg.seed, epochs=cfg.epochs,
-                             folder=folder, on_event=emit, runner=runner)
+            r = early.result(emit) if mine else refit_chosen(
+                chosen, dataset=dataset, space=space, targets=targets, limits=cfg.limits,
+                seed=cfg.seed, epochs=cfg.epochs, folder=folder, on_event=emit, runner=runner)
         except (KeyboardInterrupt, SystemExit, OutputError):
             raise
         except Exception as exc:  # the search's model is still a good one: ship it
@@ -967,7 +1007,9 @@ def _refit_chosen(cfg: SearchConfig, chosen: Trial, best: dict[str, Any], model_
             dataset.x_test, dataset.y_test, verbose=0)[-1]),
         "tflite": str(r.tflite), "keras": str(r.keras), "estimate": r.checks["estimate"],
         "costs": r.checks["costs"], "feasible": r.feasible, "train_seconds": r.train_seconds,
-        "seconds": r.seconds}
+        "seconds": r.seconds,
+        # started in the background: the part of it this process waited for
+        "waited_seconds": round(early.waited, 3) if mine else r.seconds}
     if not r.feasible:
         info.update(shipped=False, reason="the retrained model breaks a limit ("
                     + "; ".join(r.checks["broken"]) + ")")

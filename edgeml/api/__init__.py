@@ -114,8 +114,8 @@ def search(x: Any = None, y: Any = None, *, data: str | Path | None = None,
     base under the cache directory) and of edgeml's portfolio first (``--no-warm-start``);
     ``proposals``: candidates screened per proposal, the one predicted to use most of the
     budget is proposed (``--proposals``; 1 draws as keras-tuner does). ``promote``: once
-    three quarters of the budget trained fresh candidates, continue the best one with the
-    rest (at most two trainings' epochs) while its validation loss still falls
+    three quarters of the budget trained fresh candidates, continue the best ones with the
+    rest (at most two, ``epochs`` more each) while their validation loss still falls
     (``--no-promote`` is ``promote=False``).
     ``verbose``: 0 silent, 1 a progress bar (tqdm, if installed) or lines, 2 more.
     ``on_event(kind, record)`` receives every progress event.

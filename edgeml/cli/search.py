@@ -511,8 +511,8 @@ def add_parser(sub: Any) -> None:
                         f"draws as keras-tuner does [default: {d['proposals']}]")
     s.add_argument("--no-promote", dest="promote", action="store_false", default=None,
                    help="train every candidate for --epochs only, instead of continuing the "
-                        "best one with a quarter of the budget (at most two trainings) while "
-                        "its validation loss still falls")
+                        "best ones (a quarter of the budget, at most two) for --epochs more "
+                        "while their validation loss still falls")
     s.add_argument("--force", action="store_true",
                    help="overwrite files in --out (model_data.h, report.md, ...) that an "
                         "earlier run did not write")

@@ -18,14 +18,14 @@ replaces that draw:
 
 3. **promotion** (random and Bayesian oracles, with :meth:`~EdgeOracleMixin.set_promotion`):
    short trainings leave most candidates still improving at their last epoch, and
-   within a budget the best model needs more epochs more than the search needs one
-   more candidate. Once ``after`` fresh candidates have trained, the oracle waits
-   for the running ones, then continues the best of them (its weights, from epoch
-   ``initial`` to ``epochs``) as keras-tuner's Hyperband continues a trial
-   (``tuner/trial_id``, ``tuner/initial_epoch``, ``tuner/epochs``), if its
-   validation loss was still falling at its last epoch. A converged best leaves
-   the rest of the budget to fresh candidates. The tuner tells the oracle how
-   each trained trial ended (:meth:`~EdgeOracleMixin.note_trained`).
+   within a budget the best models need more epochs more than the search needs more
+   candidates. Once ``after`` fresh candidates have trained, the oracle waits for the
+   running ones, then continues the ``count`` best of them, each from epoch
+   ``initial`` to ``epochs`` (their weights), as keras-tuner's Hyperband continues a
+   trial (``tuner/trial_id``, ``tuner/initial_epoch``, ``tuner/epochs``), if its
+   validation loss was still falling at its last epoch. A converged one leaves its
+   share of the budget to fresh candidates. The tuner tells the oracle how each
+   trained trial ended (:meth:`~EdgeOracleMixin.note_trained`).
 
 The draws depend only on the seed and on the order of calls, and the proposer is
 deterministic, so the same seed proposes the same candidates, and a search that
@@ -72,9 +72,9 @@ class EdgeOracleMixin:
             self._edge_improving: dict[str, bool] = {}  # trained trial -> still improving
 
     def set_promotion(self, plan: dict[str, int] | None) -> None:
-        """``{"after": n, "initial": e0, "epochs": e1}``: once ``n`` fresh candidates have
-        trained, continue the best one from epoch ``e0`` to ``e1`` (see the module
-        docstring); None: never."""
+        """``{"after": n, "count": k, "initial": e0, "epochs": e1}``: once ``n`` fresh
+        candidates have trained, continue the ``k`` best of them from epoch ``e0`` to
+        ``e1`` (see the module docstring); None: never."""
         self._edge_state()
         self._edge_promotion = dict(plan) if plan and self.promotes else None
 
@@ -93,25 +93,31 @@ class EdgeOracleMixin:
             return None
         trials = self.trials  # type: ignore[attr-defined]
 
-        def continues(values: dict[str, Any]) -> bool:
-            return "tuner/trial_id" in values
+        def parent(values: dict[str, Any]) -> str | None:
+            return values.get("tuner/trial_id")
 
-        if any(continues(t.hyperparameters.values) for t in trials.values()):
+        done = {parent(t.hyperparameters.values) for t in trials.values()} - {None}
+        count = int(plan.get("count", 1))
+        if len(done) >= count:
             return None  # promoted already
         fresh = {tid: imp for tid, imp in self._edge_improving.items()
-                 if tid in trials and not continues(trials[tid].hyperparameters.values)}
+                 if tid in trials and parent(trials[tid].hyperparameters.values) is None}
         running = sum(1 for t in self.ongoing_trials.values()  # type: ignore[attr-defined]
-                      if not continues(t.hyperparameters.values))
+                      if parent(t.hyperparameters.values) is None)
         after = int(plan["after"])
-        if len(fresh) > after or len(fresh) + running < after:
-            return None
-        if len(fresh) < after:  # the last fresh trainings are running: wait for them
-            return {"status": "IDLE", "values": None}
-        best = max(fresh, key=lambda tid: (float(trials[tid].score or 0.0), -int(tid)))
-        if not fresh[best]:
-            return None  # it converged: more epochs would not help; draw fresh candidates
-        values = {**trials[best].hyperparameters.values, "tuner/trial_id": best,
-                  "tuner/initial_epoch": int(plan["initial"]), "tuner/epochs": int(plan["epochs"])}
+        if len(fresh) < after:
+            # the last fresh trainings are running: wait for them (a candidate that does
+            # not fit frees its place, and a fresh one is drawn)
+            return {"status": "IDLE", "values": None} if len(fresh) + running >= after \
+                else None
+        first = sorted(fresh, key=int)[:after]  # those trained when the promotion came due
+        best = sorted(first, key=lambda tid: (-float(trials[tid].score or 0.0), int(tid)))
+        todo = [tid for tid in best[:count] if fresh[tid] and tid not in done]
+        if not todo:
+            return None  # converged (or continued): the rest goes to fresh candidates
+        values = {**trials[todo[0]].hyperparameters.values, "tuner/trial_id": todo[0],
+                  "tuner/initial_epoch": int(plan["initial"]),
+                  "tuner/epochs": int(plan["epochs"])}
         return {"status": "RUNNING", "values": values}
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:

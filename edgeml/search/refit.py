@@ -13,10 +13,17 @@ accuracy on the test split, which neither model saw.
 The training runs in a trial worker process (:mod:`.worker`'s ``refit`` step), so
 the search process stays flat. The caller decides which model to ship (the
 retrained one unless it broke a limit or failed).
+
+:class:`BackgroundRefit` starts the retrain of the best network as soon as the
+network search ends, in a thread that waits on the worker, so that it trains while
+the search process runs the classical stage and the ensemble; it is used when that
+network is chosen, and thrown away (with its files) when another model is.
 """
 
 from __future__ import annotations
 
+import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +39,8 @@ from .spaces import Space
 from .tuner import calibration_sample, trained_estimates
 from .worker import InProcessRunner, TrialContext, WorkerRunner, make_runner
 
-__all__ = ["Refit", "refit_epochs", "refit_chosen", "refit_runner", "REFIT_DIR"]
+__all__ = ["Refit", "refit_epochs", "refit_chosen", "refit_runner", "BackgroundRefit",
+           "REFIT_DIR"]
 
 #: where a run keeps the retrained model (model.keras, model.tflite)
 REFIT_DIR = "refit"
@@ -127,3 +135,62 @@ def refit_chosen(chosen: Trial, *, dataset: Dataset, space: Space, targets: Sequ
                  int8_test_accuracy=float(ev.accuracy),
                  train_seconds=round(res.train_seconds, 3),
                  seconds=round(time.perf_counter() - t0, 3))
+
+
+class BackgroundRefit:
+    """:func:`refit_chosen` of ``trial`` in a thread (the training runs in ``runner``'s
+    worker process). Its events are kept and handed on by :meth:`result`, so that
+    nothing is shown about a retrain that is thrown away."""
+
+    def __init__(self, trial: Trial, *, runner: InProcessRunner | WorkerRunner,
+                 folder: str | Path, **kwargs: Any) -> None:
+        self.trial = trial
+        self.runner = runner
+        self.folder = Path(folder)
+        self.events: list[tuple[str, Any]] = []
+        self._result: Refit | None = None
+        self._error: BaseException | None = None
+        self._settled = False  # its result was taken, or it was thrown away
+        self.waited = 0.0  # seconds result() waited for it (the rest overlapped other work)
+        shutil.rmtree(self.folder, ignore_errors=True)  # an earlier, interrupted retrain
+        self._thread = threading.Thread(
+            target=self._run, kwargs=dict(kwargs, folder=self.folder, runner=runner),
+            name="edgeml-refit", daemon=True)
+        self._thread.start()
+
+    def _run(self, **kwargs: Any) -> None:
+        try:
+            self._result = refit_chosen(self.trial, on_event=lambda kind, rec:
+                                        self.events.append((kind, rec)), **kwargs)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def _join(self) -> None:
+        while self._thread.is_alive():
+            self._thread.join(0.5)  # in steps, so that Ctrl-C reaches the main thread
+
+    def result(self, emit: Event) -> Refit:
+        """Wait for the retrain; emit its events; its result (or its error, raised)."""
+        self._settled = True
+        t0 = time.perf_counter()
+        self._join()
+        self.waited = time.perf_counter() - t0
+        for kind, rec in self.events:
+            emit(kind, rec)
+        self.events = []
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def discard(self, *, stop: bool) -> None:
+        """Throw the retrain away: ``stop`` kills the worker at once (nothing else will run
+        in it), otherwise it is waited for, so that the runner can train another model;
+        its files are removed either way. Once its result was taken, nothing happens."""
+        if self._settled:
+            return
+        self._settled = True
+        if stop and self._thread.is_alive():
+            self.runner.interrupt()
+        self._join()
+        shutil.rmtree(self.folder, ignore_errors=True)

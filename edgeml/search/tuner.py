@@ -168,20 +168,21 @@ def make_oracle(strategy: str, *, max_draws: int, seed: int, epochs: int = 30,
     return oracle
 
 
-#: most full trainings of the budget kept to continue the best candidate
+#: most candidates the search continues (one full training each)
 PROMOTE_UNITS = 2
 
 
 def promotion_plan(trials: int, epochs: int, strategy: str) -> dict[str, int] | None:
-    """How the search promotes its best candidate (:mod:`.oracles`): a quarter of the
-    ``trials`` budget, at most :data:`PROMOTE_UNITS` full trainings, continues the best of
-    the fresh candidates trained with the rest, from ``epochs`` to ``epochs`` x (1 +
-    those units); none with Hyperband (its own schedule) or fewer than 4 trials."""
+    """How the search promotes its best candidates (:mod:`.oracles`): a quarter of the
+    ``trials`` budget, at most :data:`PROMOTE_UNITS` full trainings, continues as many of
+    the best fresh candidates (trained with the rest) from ``epochs`` to twice that, one
+    training each, so that several slots continue them side by side; none with
+    Hyperband (its own schedule) or fewer than 4 trials."""
     units = min(int(trials) // 4, PROMOTE_UNITS)
     if strategy == "hyperband" or units < 1:
         return None
-    return {"after": int(trials) - units, "initial": int(epochs),
-            "epochs": int(epochs) * (1 + units)}
+    return {"after": int(trials) - units, "count": units, "initial": int(epochs),
+            "epochs": 2 * int(epochs)}
 
 
 def calibration_sample(x_train: Any, seed: int) -> Any:
@@ -474,11 +475,12 @@ class EdgeTuner:
     def close(self, *, keep: Any = None) -> None:
         """Stop the worker processes but ``keep`` (``search_feasible`` does this when it
         ends)."""
-        for r in self.runners:
-            if r is not keep:
-                r.close()
-        if self._spare is not None and self._spare is not keep:
-            self._spare.close()
+        doomed = [r for r in (*self.runners, self._spare) if r is not None and r is not keep]
+        for r in doomed:  # every worker starts to exit, then each is reaped
+            getattr(r, "release", lambda: None)()
+        for r in doomed:
+            r.close()
+        if self._spare is not keep:
             self._spare = None
         if self.cluster:
             from .cluster import disconnect

@@ -721,6 +721,14 @@ class WorkerRunner(_Steps):
         self.base_rss = None
         self.starts += 1
 
+    def release(self) -> None:
+        """Close the worker's end of the pipe, so that it starts to exit, without waiting
+        (:meth:`close` then reaps it): several workers stopped together exit at once."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.close()
+
     def close(self, *, kill: bool = False) -> None:
         """Stop the worker: it exits when its end of the pipe closes; ``kill`` stops it
         at once (it was interrupted in the middle of a step)."""

@@ -45,6 +45,9 @@ def test_refit_trains_on_train_and_validation_and_ships_with_the_test_file(split
     refit = chosen["refit"]
     assert refit["shipped"] and refit["samples"] == 1400 and refit["epochs_from"] == "best_epoch"
     assert fits[1]["epochs"] == refit["epochs"] == trial["best_epoch"]
+    # it started when the network search ended, and trained while the search model was
+    # tested: the run waited for part of it only
+    assert 0 <= refit["waited_seconds"] < refit["seconds"]
     assert chosen["search_model"]["train_samples"] == ds["train"]
     # the shipped model is the retrained one, not the trial's
     shipped = (run / "model.tflite").read_bytes()
@@ -172,3 +175,19 @@ def test_a_failed_retrain_ships_the_search_model_and_says_why(tmp_path):
         res.report["chosen"]["search_model"]["int8_test_accuracy"]
     assert "the retrain failed (RuntimeError: this model trains only with validation data); " \
            "the search's model ships." in (run / "report.md").read_text()
+
+
+def test_a_retrain_started_for_a_network_that_loses_leaves_no_files(tmp_path):
+    """The best network's retrain starts before the classical stage; a classical model
+    wins (a network trained for one epoch against a linear model): it is thrown away."""
+    from edgeml.pipeline import SearchConfig, run_search
+
+    out = tmp_path / "run"
+    res = run_search(SearchConfig(models="nn,linear", trials=1, epochs=1, seed=0,
+                                  ensemble=False, out=str(out)))
+    chosen = res.report["chosen"]
+    assert chosen["family"] == "linear", res.report["decision"]
+    assert chosen["refit"]["shipped"] is False
+    assert "not retrained" in chosen["refit"]["reason"]
+    assert not (out / "refit").exists()
+    assert (out / "edgeml_classical.c").exists()
