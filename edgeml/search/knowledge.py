@@ -89,9 +89,13 @@ def entry_for_run(summary: dict[str, Any], targets: Sequence[Target], limits: Li
                   key=lambda t: (-float(t.int8_val_accuracy), t.number))
     if not best:
         return None
-    top = []
-    for t in best[:TOP]:
+    top: list[dict[str, Any]] = []
+    for t in best:
+        if len(top) >= TOP:
+            break
         values = {k: v for k, v in t.hyperparameters.items() if not str(k).startswith("tuner/")}
+        if any(v["values"] == values for v in top):  # a continued trial and its first part
+            continue
         top.append({"values": values, "int8_val_accuracy": round(float(t.int8_val_accuracy), 5),
                     "costs": {k: (t.costs or {}).get(k) for k in ("model_bytes", "arena_bytes")}})
     return {"version": VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
