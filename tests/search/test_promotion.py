@@ -78,7 +78,7 @@ def test_the_two_best_continue_side_by_side_unless_converged(oracle):
     oracle.set_promotion({"after": 4, "count": 2, "initial": 5, "epochs": 10})
     scores = ((0.90, True), (0.97, True), (0.95, False), (0.93, True))
     fresh = [oracle.create_trial(f"s{i}") for i in range(4)]
-    for t, (score, improving) in zip(fresh, scores):
+    for t, (score, improving) in zip(fresh, scores, strict=True):
         _end(oracle, t, score, improving=improving)
     first = oracle.create_trial("s0")
     # the second best (0.95) converged: the other slot gets a fresh candidate
@@ -142,3 +142,25 @@ def test_a_search_continues_its_best_candidate_and_resumes_it(tmp_path, mlp_spac
     assert not any(t.get("continues") for t in off["trials"])
     assert off["search"]["promotion"] == {"enabled": False, "trials": {}}
     assert json.loads((tmp_path / "off" / "run.json").read_text())["promotion"] is None
+
+
+def test_a_continued_trial_is_one_configuration_in_the_knowledge_base(digits):
+    from edgeml.estimate import Limits
+    from edgeml.records import Trial, TrialStatus
+    from edgeml.search.knowledge import entry_for_run
+    from edgeml.targets import load_target
+
+    values = {"arch": "conv", "width": 0.5, "lr": 0.004}
+
+    def trained(tid: str, acc: float, **extra: Any) -> Trial:
+        return Trial(trial_id=tid, status=TrialStatus.TRAINED, feasible=True,
+                     hyperparameters={**values, **extra}, int8_val_accuracy=acc,
+                     costs={"model_bytes": 5000, "arena_bytes": 2000})
+
+    other = trained("1", 0.90).with_(hyperparameters={**values, "width": 1.0})
+    trials = [trained("0", 0.93), other,
+              trained("2", 0.96, **{"tuner/trial_id": "0", "tuner/initial_epoch": 5,
+                                    "tuner/epochs": 10})]
+    entry = entry_for_run(digits.summary(), [load_target("esp32")], Limits(), "image", trials)
+    assert [t["values"] for t in entry["top"]] == [values, other.hyperparameters]
+    assert entry["top"][0]["int8_val_accuracy"] == 0.96
