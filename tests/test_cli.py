@@ -99,7 +99,7 @@ def test_defaults_are_the_config_objects_own():
         "accuracy_tolerance": cfg.tolerance, "max_int8_drop": cfg.max_int8_drop,
         "models": cfg.models, "ensemble": cfg.ensemble,
         "ensemble_min_gain": cfg.ensemble_min_gain, "device": cfg.device, "refit": cfg.refit,
-        "warm_start": cfg.warm_start, "proposals": cfg.proposals}
+        "warm_start": cfg.warm_start, "proposals": cfg.proposals, "promote": cfg.promote}
     assert cfg.max_int8_drop == CompressOptions().max_int8_drop
     parser = build_parser()
     search = vars(parser.parse_args(["search"]))

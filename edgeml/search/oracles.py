@@ -112,7 +112,9 @@ class EdgeOracleMixin:
                 else None
         first = sorted(fresh, key=int)[:after]  # those trained when the promotion came due
         best = sorted(first, key=lambda tid: (-float(trials[tid].score or 0.0), int(tid)))
-        todo = [tid for tid in best[:count] if fresh[tid] and tid not in done]
+        # still improving, not continued yet, and fitting (a model over a limit scores 0)
+        todo = [tid for tid in best[:count] if fresh[tid] and tid not in done
+                and float(trials[tid].score or 0.0) > 0]
         if not todo:
             return None  # converged (or continued): the rest goes to fresh candidates
         values = {**trials[todo[0]].hyperparameters.values, "tuner/trial_id": todo[0],

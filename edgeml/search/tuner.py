@@ -22,7 +22,8 @@ the trial is recorded as failed and a new candidate takes its place: failed
 trials do not use the budget, so ``trials=N`` gives N trained models unless
 the oracle runs out of candidates or trainings keep failing.
 
-With Hyperband, a trial carrying ``tuner/trial_id`` continues training the
+With Hyperband, and for the random and Bayesian oracles' promotion of their best
+candidates (:mod:`.oracles`), a trial carrying ``tuner/trial_id`` continues training the
 weights of that earlier trial from ``tuner/initial_epoch`` to ``tuner/epochs``
 (as keras-tuner's own Hyperband tuner does); its feasibility is the earlier
 trial's, since the architecture is the same (a promoted rejected candidate is
