@@ -97,7 +97,7 @@ class SearchConfig:
     cluster: str | None = None        # a Ray cluster's address (HOST:PORT) to run the slots on
     warm_start: bool = True           # start from the best configurations of similar runs
     proposals: int = 8                # drafts screened per random proposal (1: plain draws)
-    promote: bool = True              # continue the best candidate with part of the budget
+    promote: bool = True              # continue the best candidates with part of the budget
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -482,6 +482,8 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
     :func:`edgeml.data.arrays_from`) is the data in memory instead of ``cfg.data``;
     the run saves it as ``DATA_FILE`` and records that file as its data.
     """
+    from .search.tuner import promotion_plan
+
     emit = on_event or (lambda kind, rec: None)
     _validate(cfg)
     _plan(cfg)  # --device gpu without a GPU fails here, before any run directory exists
@@ -509,8 +511,6 @@ def run_search(cfg: SearchConfig, *, on_event: Event | None = None,
     if arrays is not None:
         cfg = replace(cfg, data=str(save_arrays(run_dir / DATA_FILE, arrays)))
     warm = _warm_candidates(cfg, dataset, targets, space, emit)
-    from .search.tuner import promotion_plan
-
     promotion = (promotion_plan(cfg.trials, cfg.epochs, cfg.strategy)
                  if cfg.promote and cfg.networks else None)
     dump_json(run_dir / RUN_FILE, {
@@ -698,6 +698,7 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     plan = _plan(cfg)
     if cfg.networks:
         max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)
+
         def oracle() -> Any:  # made once the trial workers started (see EdgeTuner)
             return make_oracle(cfg.strategy, max_draws=(cfg.trials + 1) * (max_rejects + 1),
                                seed=cfg.seed, epochs=cfg.epochs, proposals=cfg.proposals)
