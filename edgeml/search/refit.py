@@ -44,6 +44,8 @@ __all__ = ["Refit", "refit_epochs", "refit_chosen", "refit_runner", "BackgroundR
 
 #: where a run keeps the retrained model (model.keras, model.tflite)
 REFIT_DIR = "refit"
+#: how much a background retrain's worker lowers its CPU priority (``nice``)
+BACKGROUND_NICE = 10
 Event = Callable[[str, Any], None]
 
 
@@ -95,9 +97,10 @@ def refit_runner(*, dataset: Dataset, space: Space, targets: Sequence[Target], s
 def refit_chosen(chosen: Trial, *, dataset: Dataset, space: Space, targets: Sequence[Target],
                  limits: Limits, seed: int, epochs: int, folder: str | Path,
                  on_event: Event | None = None,
-                 runner: InProcessRunner | WorkerRunner | None = None) -> Refit:
+                 runner: InProcessRunner | WorkerRunner | None = None, nice: int = 0) -> Refit:
     """Retrain ``chosen`` on train + validation (in ``runner``, by default a new
-    :func:`refit_runner`); save and measure it."""
+    :func:`refit_runner`; ``nice``: the CPU priority its worker process lowers itself
+    by); save and measure it."""
     import keras_tuner as kt
 
     from ..tflite.int8 import evaluate_int8
@@ -120,7 +123,7 @@ def refit_chosen(chosen: Trial, *, dataset: Dataset, space: Space, targets: Sequ
         runner = refit_runner(dataset=dataset, space=space, targets=targets, seed=seed)
     try:
         res = runner.refit(hp.get_config(), seed + chosen.number, epochs=n_epochs,
-                           folder=str(folder), on_epoch=_epoch)
+                           folder=str(folder), on_epoch=_epoch, nice=nice)
     finally:
         if own:
             runner.close()
@@ -153,8 +156,11 @@ class BackgroundRefit:
         self._settled = False  # its result was taken, or it was thrown away
         self.waited = 0.0  # seconds result() waited for it (the rest overlapped other work)
         shutil.rmtree(self.folder, ignore_errors=True)  # an earlier, interrupted retrain
+        # its worker runs nothing else: it yields the CPU to the search process, which
+        # runs the classical stage and the ensemble meanwhile (and then waits for it)
         self._thread = threading.Thread(
-            target=self._run, kwargs=dict(kwargs, folder=self.folder, runner=runner),
+            target=self._run, kwargs=dict(kwargs, folder=self.folder, runner=runner,
+                                          nice=BACKGROUND_NICE),
             name="edgeml-refit", daemon=True)
         self._thread.start()
 

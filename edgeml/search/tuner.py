@@ -111,7 +111,6 @@ from .worker import (
     TrialFailure,
     WorkerDied,
     default_workers,
-    make_runner,
     make_runners,
     rss_bytes,
 )
@@ -340,7 +339,6 @@ class EdgeTuner:
         # keep_runner: the search hands a runner to the final retrain (SearchResult.runner)
         # instead of the caller starting one (and loading TensorFlow) afterwards
         self._keep = bool(keep_runner) and not cluster
-        self._spare: Any = None
         if cluster:  # one Ray actor per slot on the cluster's nodes
             from .cluster import make_ray_runners
 
@@ -476,13 +474,11 @@ class EdgeTuner:
     def close(self, *, keep: Any = None) -> None:
         """Stop the worker processes but ``keep`` (``search_feasible`` does this when it
         ends)."""
-        doomed = [r for r in (*self.runners, self._spare) if r is not None and r is not keep]
+        doomed = [r for r in self.runners if r is not keep]
         for r in doomed:  # every worker starts to exit, then each is reaped
             getattr(r, "release", lambda: None)()
         for r in doomed:
             r.close()
-        if self._spare is not keep:
-            self._spare = None
         if self.cluster:
             from .cluster import disconnect
 
@@ -676,29 +672,20 @@ class EdgeTuner:
         """Draw candidates until ``trials`` trainings are done (see the module docstring).
 
         The runners' worker processes are stopped at the end, however the search ends;
-        with ``keep_runner``, one runner outlives a search that ends well, in
-        ``SearchResult.runner``: slot 0's when it is the only slot (it has every core), else
-        a fresh one with every core, started when the last trainings took the rest of the
-        budget (:meth:`_start_spare`), so that its TensorFlow loads beside them.
+        with ``keep_runner``, slot 0's runner outlives a search that ends well, in
+        ``SearchResult.runner``. With several slots it has its share of the cores: the
+        final retrain runs in the background beside the search process's classical stage
+        (:mod:`.refit`), and no other worker loads TensorFlow while the last trainings run.
         """
         kept = None
         try:
             result = self._search(trials=trials, max_rejects=max_rejects)
             if self._keep:
-                if self.workers == 1:
-                    kept = self.runners[0]
-                else:
-                    self._start_spare()
-                    kept, self._spare = self._spare, None
+                kept = self.runners[0]
             result.runner = kept
             return result
         finally:
             self.close(keep=kept)
-
-    def _start_spare(self) -> None:
-        """Start the final retrain's runner (with every core) if it is not running yet."""
-        if self._keep and self._spare is None and self.workers > 1:
-            self._spare = make_runner(self._ctx)
 
     def _search(self, *, trials: int, max_rejects: int) -> SearchResult:
         loop = _Loop(trials=trials, max_rejects=max_rejects)
@@ -840,7 +827,6 @@ class EdgeTuner:
                 if loop.stop or self._abort.is_set() or loop.used >= loop.trials - 1e-9:
                     return None
                 if loop.used + loop.held >= loop.trials - 1e-9:
-                    self._start_spare()  # the last trainings run: the retrain's worker starts
                     self._cond.wait(1.0)  # other slots hold the rest of the budget
                     continue
                 if loop.redo:

@@ -530,11 +530,16 @@ def _best_epoch(stopper: Any, hist: Any, initial: int) -> int:
 
 
 def refit_trial(ctx: TrialContext, hp_config: dict[str, Any], seed: int, *, epochs: int,
-                folder: str, on_epoch: Epoch | None = None) -> RefitResult:
+                folder: str, on_epoch: Epoch | None = None, nice: int = 0) -> RefitResult:
     """The final retrain: build the chosen configuration afresh with ``seed``, train it on
     train + validation for ``epochs`` epochs (no validation data, no early stopping) on the
     context's device, convert it to int8 with the search's calibration and save
-    ``model.keras`` in ``folder``."""
+    ``model.keras`` in ``folder``. ``nice`` > 0 lowers this process's CPU priority first
+    (for a worker that runs nothing after it: a retrain in the background yields the CPU
+    to the search process)."""
+    if nice > 0:
+        with contextlib.suppress(OSError):
+            os.nice(int(nice))
     from .._tf import keras as _keras
     from .._tf import set_seed
     from ..tflite.int8 import to_int8_tflite
@@ -624,9 +629,10 @@ class _Steps:
                         parent_id=parent_id, folder=folder, on_epoch=on_epoch)
 
     def refit(self, hp_config: dict[str, Any], seed: int, *, epochs: int, folder: str,
-              on_epoch: Epoch | None = None) -> RefitResult:
+              on_epoch: Epoch | None = None, nice: int = 0) -> RefitResult:
+        # never in the search process itself: only a worker process lowers its priority
         return self.run("refit", hp_config, seed, epochs=epochs, folder=folder,
-                        on_epoch=on_epoch)
+                        on_epoch=on_epoch, nice=nice if self.isolated else 0)
 
     def close(self, *, kill: bool = False) -> None:
         pass
