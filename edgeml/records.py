@@ -114,7 +114,9 @@ class Trial:
     # among those ends); recorded only when it is not (n, n), the order of a one-slot search
     order: tuple[int, int] | None = None
     origin: str | None = None        # "knowledge-base" / "portfolio" (warm start); None: drawn
-    screen: dict[str, Any] | None = None  # what the screen of its drafts predicted (proposals)
+    # what was predicted before training: a network's screen of its drafts (proposals);
+    # a classical candidate's training seconds (``predicted_s``)
+    screen: dict[str, Any] | None = None
 
     # -- state ---------------------------------------------------------------
     @property

@@ -354,8 +354,7 @@ class EdgeTuner:
         try:
             # a factory is called now: its keras-tuner import (seconds) overlaps the
             # workers' TensorFlow import, which started above
-            self.oracle = oracle() if callable(oracle) and not hasattr(oracle,
-                                                                      "create_trial") else oracle
+            self.oracle = oracle() if callable(oracle) else oracle
             oracle = self.oracle
             self.tuner_id = self._attach(oracle, directory, project_name)
             if hasattr(oracle, "set_proposer"):
