@@ -235,3 +235,11 @@ def to_jsonable(o: Any) -> Any:
 
 def dump_json(path: str | Path, obj: Any) -> Path:
     return atomic_write(path, json.dumps(to_jsonable(obj), indent=2) + "\n")
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)

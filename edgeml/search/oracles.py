@@ -19,13 +19,15 @@ replaces that draw:
 3. **promotion** (random and Bayesian oracles, with :meth:`~EdgeOracleMixin.set_promotion`):
    short trainings leave most candidates still improving at their last epoch, and
    within a budget the best models need more epochs more than the search needs more
-   candidates. Once ``after`` fresh candidates have trained, the oracle waits for the
-   running ones, then continues the ``count`` best of them, each from epoch
-   ``initial`` to ``epochs`` (their weights), as keras-tuner's Hyperband continues a
-   trial (``tuner/trial_id``, ``tuner/initial_epoch``, ``tuner/epochs``), if its
-   validation loss was still falling at its last epoch. A converged one leaves its
-   share of the budget to fresh candidates. The tuner tells the oracle how each
-   trained trial ended (:meth:`~EdgeOracleMixin.note_trained`).
+   candidates. Once ``after`` fresh candidates have trained, the oracle continues the
+   ``count`` best of them, each from epoch ``initial`` to ``epochs`` (their weights),
+   as keras-tuner's Hyperband continues a trial (``tuner/trial_id``,
+   ``tuner/initial_epoch``, ``tuner/epochs``), if its validation loss was still
+   falling at its last epoch. A converged one leaves its share of the budget to fresh
+   candidates. While the last of the ``after`` still train (several workers), one
+   that is among the ``count`` best whatever they score is continued at once; the
+   others wait. The tuner tells the oracle how each trained trial ended
+   (:meth:`~EdgeOracleMixin.note_trained`).
 
 The draws depend only on the seed and on the order of calls, and the proposer is
 deterministic, so the same seed proposes the same candidates, and a search that
@@ -102,20 +104,26 @@ class EdgeOracleMixin:
             return None  # promoted already
         fresh = {tid: imp for tid, imp in self._edge_improving.items()
                  if tid in trials and parent(trials[tid].hyperparameters.values) is None}
-        running = sum(1 for t in self.ongoing_trials.values()  # type: ignore[attr-defined]
-                      if parent(t.hyperparameters.values) is None)
+        running = {str(t.trial_id) for t in self.ongoing_trials.values()  # type: ignore[attr-defined]
+                   if parent(t.hyperparameters.values) is None}
         after = int(plan["after"])
-        if len(fresh) < after:
-            # the last fresh trainings are running: wait for them (a candidate that does
-            # not fit frees its place, and a fresh one is drawn)
-            return {"status": "IDLE", "values": None} if len(fresh) + running >= after \
-                else None
-        first = sorted(fresh, key=int)[:after]  # those trained when the promotion came due
+        waiting = len(fresh) < after
+        if waiting and len(fresh) + len(running) < after:
+            return None  # a candidate that did not fit freed its place: a fresh one is drawn
+        # those trained when the promotion came due; while the last of them still run, a
+        # trained one ranked r among the others is among the `count` best if r plus the
+        # running ones is at most `count`, whatever they score: it is continued now (the
+        # same choice as once they end, without leaving this slot idle meanwhile)
+        pool = sorted([*fresh, *running], key=int)[:after]
+        first = [tid for tid in pool if tid in fresh]
+        top = count - sum(1 for tid in pool if tid in running)
         best = sorted(first, key=lambda tid: (-float(trials[tid].score or 0.0), int(tid)))
         # still improving, not continued yet, and fitting (a model over a limit scores 0)
-        todo = [tid for tid in best[:count] if fresh[tid] and tid not in done
+        todo = [tid for tid in best[:max(top, 0)] if fresh[tid] and tid not in done
                 and float(trials[tid].score or 0.0) > 0]
         if not todo:
+            if waiting:  # the rest is decided once the running ones end
+                return {"status": "IDLE", "values": None}
             return None  # converged (or continued): the rest goes to fresh candidates
         values = {**trials[todo[0]].hyperparameters.values, "tuner/trial_id": todo[0],
                   "tuner/initial_epoch": int(plan["initial"]),

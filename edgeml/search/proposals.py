@@ -14,14 +14,20 @@ and proposes the draft that :func:`choose` ranks best:
   percent, the arena within about 20% before calibration);
 * each prediction is scaled by the median ratio of measured to predicted bytes
   over the candidates this search has checked exactly so far (:func:`calibration`);
-* drafts predicted to break a limit by more than :data:`MARGIN` are dropped (the
-  prediction is approximate: the exact check before training still decides); a
-  draft whose architecture was checked already is judged by its exact costs (one
-  that broke a limit is never proposed again with other training values);
-* of the others, the one that uses the largest share of the budget (geometric mean
-  over the limits of predicted use / limit) is proposed. When every draft is
-  predicted over a limit, the one predicted smallest is, so the search does not
-  keep proposing candidates that do not fit.
+* the prediction is approximate, and a draft that breaks a limit costs an exact
+  check (about a second: int8 conversion, TFLM) and trains nothing. Each draft's
+  chance to fit is the chance that the measured bytes stay under every limit, with
+  the measured / predicted ratio log-normal around the calibrated prediction: its
+  spread (:func:`spread`) starts from :data:`SPREAD` and moves to what this
+  search's exact checks showed. A draft whose architecture was checked already is
+  judged by its exact costs (one that broke a limit is never proposed again with
+  other training values);
+* of the drafts at least as likely to fit as not (:data:`MIN_CHANCE`), the one with
+  the largest expected share of the budget (geometric mean over the limits of
+  predicted use / limit, times its chance to fit) is proposed: near the limits, but
+  not so near that proposals keep breaking one (each costs a check and trains
+  nothing). When no draft is that likely to fit, the most likely one is proposed, so
+  the search does not keep proposing candidates that do not fit.
 
 Latency is not predicted: a latency limit is left to the exact check.
 
@@ -37,11 +43,16 @@ from typing import Any
 from ..estimate import Limits
 from ..targets import Target
 
-__all__ = ["MARGIN", "budget", "predict", "calibration", "use",
+__all__ = ["SPREAD", "MIN_CHANCE", "budget", "predict", "calibration", "spread", "fit_chance", "use",
            "architecture", "choose", "summary"]
 
-#: a draft predicted over a limit by more than this fraction is not proposed
-MARGIN = 0.05
+#: standard deviation of log(measured / predicted bytes) before this search checked
+#: anything (benchmarks/screen_fit.py: model bytes within a few percent, the arena within
+#: about 20%); it counts as PRIOR_WEIGHT checks in :func:`spread`
+SPREAD = {"model_bytes": 0.05, "arena_bytes": 0.15}
+PRIOR_WEIGHT = 2.0
+#: a draft less likely to fit than this is proposed only when no draft is more likely
+MIN_CHANCE = 0.5
 
 # predicted int8 .tflite bytes: weights + per operator + per output channel (bias, scales)
 _MODEL = {"params": 1.0, "ops": 407.0, "channels": 22.75, "const": 294.0}
@@ -75,6 +86,31 @@ def calibration(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> dict[
     return out
 
 
+def spread(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+           scale: dict[str, float] | None = None) -> dict[str, float]:
+    """Standard deviation of log(measured / calibrated prediction) for each limit: the
+    checked candidates' (screen, exact costs) ``pairs`` pooled with :data:`SPREAD`."""
+    out: dict[str, float] = {}
+    for key, prior in SPREAD.items():
+        logs = [math.log(float(costs[key]) / max(predict(screen, scale)[key], 1.0))
+                for screen, costs in pairs if costs.get(key)]
+        var = (sum(v * v for v in logs) + PRIOR_WEIGHT * prior * prior) \
+            / (len(logs) + PRIOR_WEIGHT)
+        out[key] = math.sqrt(var)
+    return out
+
+
+def fit_chance(shares: dict[str, float], sigma: dict[str, float] | None = None) -> float:
+    """The chance that a candidate predicted to use ``shares`` of the limits fits them all
+    (log-normal errors of spread ``sigma``, :data:`SPREAD` when not given)."""
+    sig = sigma or SPREAD
+    p = 1.0
+    for key, share in shares.items():
+        z = -math.log(max(share, 1e-12)) / max(sig.get(key, SPREAD.get(key, 0.1)), 1e-6)
+        p *= 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    return p
+
+
 def budget(targets: Sequence[Target], limits: Limits) -> dict[str, float]:
     """The tightest model-bytes and arena limits over the targets (what every target allows)."""
     model = min(float(t.model_flash_budget) for t in targets)
@@ -100,13 +136,13 @@ def architecture(screen: dict[str, Any]) -> str:
 
 
 def choose(screens: Sequence[dict[str, Any] | None], limits: dict[str, float], *,
-           scale: dict[str, float] | None = None, margin: float = MARGIN,
+           scale: dict[str, float] | None = None, sigma: dict[str, float] | None = None,
            known: dict[str, dict[str, Any]] | None = None) -> int:
     """Index of the draft to propose (see the module docstring); a draft whose build
     failed (None) is proposed only when every draft failed (the exact check then says why).
-    ``known``: exact costs of architectures checked already (:func:`architecture` ->
-    costs); such a draft is judged by them, with no margin."""
-    scored: list[tuple[int, float, float]] = []  # index, worst share, geometric mean share
+    ``sigma``: :func:`spread`; ``known``: exact costs of architectures checked already
+    (:func:`architecture` -> costs); such a draft is judged by them (it fits or not)."""
+    scored: list[tuple[int, float, float, float]] = []  # index, chance, worst share, expected
     for i, s in enumerate(screens):
         if s is None:
             continue
@@ -115,26 +151,31 @@ def choose(screens: Sequence[dict[str, Any] | None], limits: dict[str, float], *
             u = {k: float(exact[k]) / max(limits[k], 1.0) for k in limits}
             if max(u.values()) > 1.0:  # it broke a limit: never again
                 continue
+            chance = 1.0
         else:
             u = use(s, limits, scale)
-        worst = max(u.values())
+            chance = fit_chance(u, sigma)
         gmean = math.exp(sum(math.log(max(v, 1e-9)) for v in u.values()) / len(u))
-        scored.append((i, worst, gmean))
+        scored.append((i, chance, max(u.values()), gmean * chance))
     if not scored:
         return 0
-    fits = [r for r in scored if r[1] <= 1.0 + margin]
-    if fits:
-        return max(fits, key=lambda r: (r[2], -r[0]))[0]
-    return min(scored, key=lambda r: (r[1], r[0]))[0]
+    likely = [r for r in scored if r[1] >= MIN_CHANCE]
+    if likely:
+        return max(likely, key=lambda r: (r[3], -r[0]))[0]
+    # the worst share breaks ties of chance (all far over a limit: the smallest)
+    return max(scored, key=lambda r: (r[1], -r[2], -r[0]))[0]
 
 
 def summary(screen: dict[str, Any] | None, limits: dict[str, float], drafts: int,
-            scale: dict[str, float] | None = None) -> dict[str, Any] | None:
+            scale: dict[str, float] | None = None,
+            sigma: dict[str, float] | None = None) -> dict[str, Any] | None:
     """What a trial records about its screen: the numbers, the prediction, the shares."""
     if screen is None:
         return None
+    shares = use(screen, limits, scale)
     return {**{k: screen[k] for k in ("params", "macs", "activation_bytes", "ops", "channels")
                if k in screen},
             "predicted": predict(screen, scale),
-            "use": {k: round(v, 3) for k, v in use(screen, limits, scale).items()},
+            "use": {k: round(v, 3) for k, v in shares.items()},
+            "fit_chance": round(fit_chance(shares, sigma), 3),
             "drafts": int(drafts)}

@@ -97,13 +97,14 @@ from ..estimate import (
 )
 from ..records import Trial, TrialStatus, TrialStore
 from ..targets import Target
-from ..tflite.int8 import evaluate_int8, representative_sample
+from ..tflite.int8 import PROBA_FILE, evaluate_int8, representative_sample, save_proba
 from .device import mixed_precision_default
 from .pareto import DEFAULT_TOLERANCE, OBJECTIVES, choose, objective_score
 from .proposals import architecture as _architecture
 from .proposals import budget as _budget
 from .proposals import calibration as _calibration
 from .proposals import choose as _choose_draft
+from .proposals import spread as _spread
 from .proposals import summary as _screen_summary
 from .spaces import Space, SpaceError
 from .worker import (
@@ -242,6 +243,7 @@ class _Loop:
     failed_in_row: int = 0    # trainings in a row that failed
     idle: int = 0
     replayed: int = 0
+    winding_down: bool = False  # on_winding_down was called
     smallest: list[Trial] | None = None
     stop: str = ""
     error: BaseException | None = None
@@ -295,7 +297,8 @@ class EdgeTuner:
                  workers: int | None = None, cluster: str | None = None,
                  warm_start: Sequence[dict[str, Any]] = (), warm_count: int = 0,
                  promotion: dict[str, int] | None = None,
-                 keep_runner: bool = False) -> None:
+                 keep_runner: bool = False,
+                 on_winding_down: Callable[[list[Trial]], None] | None = None) -> None:
         if objective not in OBJECTIVES:
             raise EdgeMLError(f"unknown objective {objective!r}",
                               hint=f"use --objective {', '.join(OBJECTIVES)}")
@@ -314,6 +317,9 @@ class EdgeTuner:
         self.tolerance = float(tolerance)
         self.patience = int(patience)
         self.on_event: Event = on_event or (lambda kind, rec: None)
+        # called once (with the trials so far) when a slot first finds the whole budget
+        # held by the others: the last trainings run, the cores of idle slots are free
+        self.on_winding_down = on_winding_down
         self.run_dir = Path(directory)
         self.store = TrialStore(self.run_dir)
         self.records: dict[str, Trial] = {}
@@ -349,7 +355,8 @@ class EdgeTuner:
         self.runner = self.runners[0]
         self._budget = _budget(ts, self.limits)
         self._screens: dict[str, dict[str, Any] | None] = self._load_screens()
-        self._drafts: dict[str, tuple[int, dict[str, float]]] = {}
+        # proposed draft -> (drafts screened with it, calibration scale, spread)
+        self._drafts: dict[str, tuple[int, dict[str, float], dict[str, float]]] = {}
         self.warm: list[dict[str, Any]] = []
         try:
             # a factory is called now: its keras-tuner import (seconds) overlaps the
@@ -429,10 +436,11 @@ class EdgeTuner:
             dump_json(self.run_dir / SCREENS_FILE, self._screens)
         pairs = self._checked_pairs()
         scale = _calibration(pairs)
+        sigma = _spread(pairs, scale)
         known = {_architecture(screen): costs for screen, costs in pairs}
         i = _choose_draft([self._screens[k] for k in keys], self._budget, scale=scale,
-                          known=known)
-        self._drafts[keys[i]] = (len(drafts), scale)
+                          sigma=sigma, known=known)
+        self._drafts[keys[i]] = (len(drafts), scale, sigma)
         return i
 
     def _checked_pairs(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -473,11 +481,9 @@ class EdgeTuner:
     def close(self, *, keep: Any = None) -> None:
         """Stop the worker processes but ``keep`` (``search_feasible`` does this when it
         ends)."""
-        doomed = [r for r in self.runners if r is not keep]
-        for r in doomed:  # every worker starts to exit, then each is reaped
-            getattr(r, "release", lambda: None)()
-        for r in doomed:
-            r.close()
+        for r in self.runners:
+            if r is not keep:
+                r.close()
         if self.cluster:
             from .cluster import disconnect
 
@@ -512,8 +518,9 @@ class EdgeTuner:
         if prev is None:
             key = values_key(hp.values)
             origin = getattr(self.oracle, "origin_of", lambda v: None)(hp.values)
-            drafts, scale = self._drafts.get(key, (0, {}))
-            screen = (_screen_summary(self._screens.get(key), self._budget, drafts, scale)
+            drafts, scale, sigma = self._drafts.get(key, (0, {}, {}))
+            screen = (_screen_summary(self._screens.get(key), self._budget, drafts, scale,
+                                      sigma)
                       if drafts and origin is None else None)
             base = base.with_(origin=origin, screen=screen)
         if prev is not None and prev.targets is not None:
@@ -587,6 +594,8 @@ class EdgeTuner:
         checks = self._checked(self._trained_estimates(res.model_bytes, host_arena),
                                checked.note)
         atomic_write(folder / "model.tflite", res.model_bytes)
+        if ev.proba is not None:  # for the ensemble stage, which would run TFLM again
+            save_proba(folder / PROBA_FILE, res.model_bytes, ds.x_val, ev.proba)
         t = checked.with_(
             status=TrialStatus.TRAINED, continues=res.continues,
             float_val_accuracy=res.float_val_accuracy, int8_val_accuracy=ev.accuracy,
@@ -826,6 +835,9 @@ class EdgeTuner:
                 if loop.stop or self._abort.is_set() or loop.used >= loop.trials - 1e-9:
                     return None
                 if loop.used + loop.held >= loop.trials - 1e-9:
+                    if not loop.winding_down and self.on_winding_down is not None:
+                        loop.winding_down = True
+                        self.on_winding_down(list(self.records.values()))
                     self._cond.wait(1.0)  # other slots hold the rest of the budget
                     continue
                 if loop.redo:

@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 
 from .. import errors as _errors
+from .._io import cpu_cores
 from ..errors import EdgeMLError, ModelError, RuntimeFailure
 from ..targets import Target
 from .device import (
@@ -727,32 +728,20 @@ class WorkerRunner(_Steps):
         self.base_rss = None
         self.starts += 1
 
-    def release(self) -> None:
-        """Close the worker's end of the pipe, so that it starts to exit, without waiting
-        (:meth:`close` then reaps it): several workers stopped together exit at once."""
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            with contextlib.suppress(OSError):
-                conn.close()
-
     def close(self, *, kill: bool = False) -> None:
-        """Stop the worker: it exits when its end of the pipe closes; ``kill`` stops it
-        at once (it was interrupted in the middle of a step)."""
+        """Stop the worker. Between two steps it has nothing left to write (every step's
+        files are in place before it replies), so it is killed at once rather than left
+        to unload TensorFlow, which takes a second or more; ``kill``: the same (kept for
+        the runners that distinguish an interrupted worker)."""
         proc, conn = self.proc, self.conn
         self.proc = self.conn = None
         if conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
         if proc is not None:
-            if kill:
+            with contextlib.suppress(OSError):
                 proc.kill()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            proc.wait()
 
     def interrupt(self) -> None:
         """Kill the worker from another thread: the slot's thread waiting for its reply
@@ -856,13 +845,6 @@ def make_runner(ctx: TrialContext, *, isolate: bool | None = None, threads: int 
     if _isolate(isolate) and sendable(ctx.space):
         return WorkerRunner(ctx, threads=threads, slot=slot)
     return InProcessRunner(ctx, slot=slot)
-
-
-def cpu_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _available_bytes() -> int | None:

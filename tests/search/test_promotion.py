@@ -91,6 +91,25 @@ def test_the_two_best_continue_side_by_side_unless_converged(oracle):
     assert "tuner/trial_id" not in t.hyperparameters.values
 
 
+def test_a_candidate_among_the_best_whatever_the_running_ones_score_continues_at_once(oracle):
+    """Several workers: while the last fresh training runs, a slot does not wait for it when
+    the best finished candidate is among the `count` best whatever it scores."""
+    oracle.set_promotion({"after": 3, "count": 2, "initial": 5, "epochs": 10})
+    a, b, c = (oracle.create_trial(f"s{i}") for i in range(3))
+    _end(oracle, a, 0.90, improving=True)
+    # a finished, b and c running: a could end third of three
+    assert oracle.create_trial("z").status == "IDLE"
+    _end(oracle, b, 0.95, improving=True)
+    # b is first or second of the three, whatever c scores: continued now, c still running
+    p = oracle.create_trial("z")
+    assert p.status == "RUNNING" and p.hyperparameters.values["tuner/trial_id"] == b.trial_id
+    # a may still be overtaken by c: the other slot waits for c
+    assert oracle.create_trial("y").status == "IDLE"
+    _end(oracle, c, 0.97, improving=True)
+    q = oracle.create_trial("y")
+    assert q.hyperparameters.values["tuner/trial_id"] == c.trial_id  # not a (third)
+
+
 def test_a_converged_best_leaves_the_budget_to_fresh_candidates(oracle):
     for score, improving in ((0.9, True), (0.95, False), (0.8, True)):
         _end(oracle, oracle.create_trial("a"), score, improving=improving)

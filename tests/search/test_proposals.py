@@ -16,20 +16,41 @@ DIGITS_LIMITS = Limits(max_arena_bytes=3 * 1024, max_model_bytes=8 * 1024)
 
 
 # --------------------------------------------------------------------------- the predictor
-def test_choose_proposes_the_draft_that_uses_most_of_the_budget_without_breaking_it():
-    small = {"params": 500, "activation_bytes": 300, "ops": 4, "channels": 30}
-    large = {"params": 4000, "activation_bytes": 900, "ops": 5, "channels": 60}
-    too_big = {"params": 50000, "activation_bytes": 900, "ops": 5, "channels": 60}
+def test_choose_proposes_the_draft_with_the_largest_expected_share_of_the_budget():
     limits = {"model_bytes": 8192.0, "arena_bytes": 3072.0}
-    assert proposals.use(large, limits)["model_bytes"] < 1.0
-    assert proposals.use(too_big, limits)["model_bytes"] > 1.5
-    assert proposals.choose([small, too_big, large, None], limits) == 2
+
+    def draft(model_share: float, arena_share: float) -> dict[str, Any]:
+        """A screen predicted to use these shares of the limits (no calibration)."""
+        ops, channels = 5, 60
+        params = model_share * limits["model_bytes"] - (407.0 * ops + 22.75 * channels + 294.0)
+        act = (arena_share * limits["arena_bytes"] - (111.0 * ops + 10.4 * channels + 1339.0)) \
+            / 0.58
+        return {"params": params, "activation_bytes": act, "ops": ops, "channels": channels}
+
+    small, near, edge, over = draft(0.5, 0.5), draft(0.9, 0.8), draft(0.99, 0.99), \
+        draft(1.6, 0.9)
+    assert proposals.use(near, limits)["arena_bytes"] == pytest.approx(0.8, abs=1e-3)
+    # the edge of the budget breaks a limit about half the time: the draft a little
+    # further in is worth more, and far more than the small one
+    assert proposals.fit_chance(proposals.use(edge, limits)) < 0.6
+    assert proposals.fit_chance(proposals.use(near, limits)) > 0.8
+    assert proposals.choose([small, over, edge, near, None], limits) == 3
+    assert proposals.choose([small, over, None], limits) == 0
+    # a search whose checks measured exactly what was predicted trusts the edge more
+    exact = [(d, proposals.predict(d)) for d in (small, near, draft(0.7, 0.6))] * 4
+    sigma = proposals.spread(exact)
+    assert sigma["arena_bytes"] < 0.5 * proposals.SPREAD["arena_bytes"]
+    closer = draft(0.9, 0.9)
+    assert proposals.choose([small, closer, near], limits) == 2
+    assert proposals.choose([small, closer, near], limits, sigma=sigma) == 1
     # all over a limit: the smallest is proposed (the exact check decides), not the first
-    assert proposals.choose([too_big, {**too_big, "params": 30000}], limits) == 1
+    assert proposals.choose([over, draft(3.0, 3.0), draft(1.3, 1.2)], limits) == 2
     assert proposals.choose([None, None], limits) == 0
     # an architecture checked already is judged by its exact costs
-    over = {proposals.architecture(large): {"model_bytes": 9000, "arena_bytes": 1000}}
-    assert proposals.choose([small, large], limits, known=over) == 0
+    gone = {proposals.architecture(near): {"model_bytes": 9000, "arena_bytes": 1000}}
+    assert proposals.choose([small, near], limits, known=gone) == 0
+    fits = {proposals.architecture(edge): {"model_bytes": 8100, "arena_bytes": 3000}}
+    assert proposals.choose([small, edge, near], limits, known=fits) == 1
 
 
 def test_calibration_scales_predictions_to_what_the_exact_checks_measured():
