@@ -690,12 +690,27 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
          emit: Event, t_start: float, *, features: dict[str, Any] | None = None,
          warm: list[dict[str, Any]] | None = None,
          promotion: dict[str, int] | None = None) -> RunResult:
+    t0 = time.perf_counter()
+    plan = _plan(cfg)
+    emit = _serialized(emit)  # slot threads and the classical stage's thread emit
+    ahead = _ClassicalAhead(cfg, dataset, targets, run_dir, emit)
+    try:
+        return _search_and_finish(cfg, targets, dataset, space, run_dir, emit, t_start, t0,
+                                  plan, ahead, features=features, warm=warm,
+                                  promotion=promotion)
+    finally:
+        ahead.join()
+
+
+def _search_and_finish(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
+                       run_dir: Path, emit: Event, t_start: float, t0: float, plan: Any,
+                       ahead: _ClassicalAhead, *, features: dict[str, Any] | None,
+                       warm: list[dict[str, Any]] | None,
+                       promotion: dict[str, int] | None) -> RunResult:
     from .search import EdgeTuner, make_oracle
 
-    t0 = time.perf_counter()
     result = None
     records: list[Trial] = []
-    plan = _plan(cfg)
     if cfg.networks:
         max_rejects = cfg.max_rejects if cfg.max_rejects is not None else max(30, 5 * cfg.trials)
 
@@ -709,7 +724,8 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                           device=plan.device, mixed_precision=plan.mixed_precision,
                           workers=cfg.workers, cluster=cfg.cluster,
                           warm_start=warm or [], warm_count=warm_count(cfg.trials),
-                          promotion=promotion, keep_runner=cfg.refit)
+                          promotion=promotion, keep_runner=cfg.refit,
+                          on_winding_down=ahead.start)
         result = tuner.search_feasible(trials=cfg.trials, max_rejects=max_rejects)
         records = sorted(result.trials, key=lambda r: r.number)
     # the worker the search handed over for the final retrain (closed below, however the
@@ -717,37 +733,122 @@ def _run(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
     runner = result.runner if result is not None else None
     try:
         return _choose_and_finish(cfg, targets, dataset, space, run_dir, emit, t_start, t0,
-                                  result, records, features=features, runner=runner)
+                                  result, records, features=features, runner=runner,
+                                  ahead=ahead)
     finally:
         if runner is not None:
             runner.close()
 
 
+def _serialized(emit: Event) -> Event:
+    """``emit`` called by one thread at a time."""
+    import threading
+
+    lock = threading.Lock()
+
+    def locked(kind: str, rec: Any) -> None:
+        with lock:
+            emit(kind, rec)
+
+    return locked
+
+
+def _mean_train_seconds(records: list[Trial]) -> float | None:
+    """The mean training time of the network trials: one classical candidate may take as
+    long (:func:`edgeml.classical.search.search_classical`)."""
+    times = [float(t.train_seconds) for t in records if t.trained and t.train_seconds]
+    return sum(times) / len(times) if times else None
+
+
+class _ClassicalAhead:
+    """The classical search, run in a thread while the network search winds down: once
+    its last trainings hold the whole budget, the slots that have nothing left to train
+    leave their cores to it (:class:`~edgeml.search.tuner.EdgeTuner`'s
+    ``on_winding_down``). Not started, the classical stage runs after the search."""
+
+    def __init__(self, cfg: SearchConfig, dataset: Dataset, targets: list[Target],
+                 run_dir: Path, emit: Event) -> None:
+        self.cfg, self.dataset, self.targets, self.run_dir = cfg, dataset, targets, run_dir
+        self.emit = emit
+        self._pool: Any = None
+        self._future: Any = None
+
+    @property
+    def started(self) -> bool:
+        return self._future is not None
+
+    def start(self, records: list[Trial]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .classical.search import search_classical
+
+        cfg = self.cfg
+        if self.started or not cfg.families:
+            return
+        seconds = _mean_train_seconds(records)
+        self.emit("classical_start", {"families": list(cfg.families), "trials": cfg.trials,
+                                      "max_train_seconds": seconds, "during_search": True})
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgeml-classical")
+        self._future = self._pool.submit(
+            search_classical, self.dataset, self.targets, limits=cfg.limits,
+            families=cfg.families, trials=cfg.trials, seed=cfg.seed, strategy=cfg.strategy,
+            directory=self.run_dir, max_train_seconds=seconds, on_event=self.emit)
+
+    def result(self) -> Any:
+        """The classical search's result (its error raised here), None if not started."""
+        if self._future is None:
+            return None
+        try:
+            return self._future.result()
+        finally:
+            self.join()
+
+    def join(self) -> None:
+        """Wait for the thread (a run that ends in an error leaves nothing running)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
 def _choose_and_finish(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                        run_dir: Path, emit: Event, t_start: float, t0: float, result: Any,
                        records: list[Trial], *, features: dict[str, Any] | None,
-                       runner: Any) -> RunResult:
+                       runner: Any, ahead: _ClassicalAhead | None = None) -> RunResult:
     """After the network search: the classical stage and ensemble, the choice, the
     chosen model's retrain and test, the report and the artifacts."""
     plan = _plan(cfg)
     t_search = time.perf_counter() - t0
     run = RunDir(run_dir)  # paths in the records are found again if the run was moved
+    nets = _network_members(cfg, records, dataset, run)
     # the best network's retrain starts now, in the worker the search handed over, and
     # trains while this process runs the classical stage and the ensemble
-    early = _early_refit(cfg, records, dataset, space, targets, run, runner)
+    early = _early_refit(cfg, records, dataset, space, targets, run, runner, nets)
     try:
         return _choose(cfg, targets, dataset, space, run_dir, emit, t_start, t_search, result,
                        records, features=features, runner=runner, early=early, run=run,
-                       plan=plan)
+                       plan=plan, nets=nets, classical=ahead.result() if ahead else None)
     finally:
         if early is not None:  # not used: a classical model or an ensemble won
             early.discard(stop=True)
 
 
+def _network_members(cfg: SearchConfig, records: list[Trial], dataset: Dataset,
+                     run: RunDir) -> list[Any]:
+    """The networks that fit as ensemble members (their validation outputs, kept by the
+    search), when ensembles are on."""
+    from .classical.stage import members_of
+
+    if not cfg.ensemble:
+        return []
+    return members_of([t for t in records if t.deployable], dataset.x_val, resolve=run.resolve)
+
+
 def _early_refit(cfg: SearchConfig, records: list[Trial], dataset: Dataset, space: Any,
-                 targets: list[Target], run: RunDir, runner: Any) -> Any:
+                 targets: list[Target], run: RunDir, runner: Any, nets: list[Any]) -> Any:
     """The retrain of the best network, started in the background (None: no retrain, no
-    runner handed over, or no network that fits)."""
+    runner handed over, no network that fits, or an ensemble of the networks wins
+    already: a single network is then unlikely to ship, and the retrain, if it does,
+    runs once it is chosen)."""
+    from .classical.stage import winning_ensemble
     from .search.pareto import choose
     from .search.refit import REFIT_DIR, BackgroundRefit
 
@@ -755,6 +856,9 @@ def _early_refit(cfg: SearchConfig, records: list[Trial], dataset: Dataset, spac
         return None
     best = choose(records, cfg.objective, cfg.tolerance)
     if best is None:
+        return None
+    if nets and winning_ensemble(nets, dataset.y_val, targets, limits=cfg.limits,
+                                 min_gain=cfg.ensemble_min_gain) is not None:
         return None
     return BackgroundRefit(best, runner=runner, folder=run.path / REFIT_DIR, dataset=dataset,
                            space=space, targets=targets, limits=cfg.limits, seed=cfg.seed,
@@ -764,21 +868,20 @@ def _early_refit(cfg: SearchConfig, records: list[Trial], dataset: Dataset, spac
 def _choose(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
             run_dir: Path, emit: Event, t_start: float, t_search: float, result: Any,
             records: list[Trial], *, features: dict[str, Any] | None, runner: Any,
-            early: Any, run: RunDir, plan: Any) -> RunResult:
+            early: Any, run: RunDir, plan: Any, nets: list[Any],
+            classical: Any = None) -> RunResult:
     """:func:`_choose_and_finish` once the background retrain (``early``) started."""
     from .classical.stage import run_stage
     from .search import no_feasible_message
     from .search.pareto import choose, pareto_front
 
     target = targets[0]
-    # one classical candidate may take as long as one network trial's training did
-    times = [float(t.train_seconds) for t in records if t.trained and t.train_seconds]
     stage = run_stage(dataset, targets, network_trials=records, families=cfg.families,
                       trials=cfg.trials, seed=cfg.seed, strategy=cfg.strategy,
                       limits=cfg.limits, run_dir=run_dir, ensemble=cfg.ensemble,
                       min_gain=cfg.ensemble_min_gain, resolve=run.resolve,
-                      max_train_seconds=sum(times) / len(times) if times else None,
-                      on_event=emit)
+                      max_train_seconds=_mean_train_seconds(records), members=nets,
+                      classical=classical, on_event=emit)
     singles = records + stage.classical.trials
     best_single = choose(singles, cfg.objective, cfg.tolerance)
     if best_single is None:
@@ -1036,7 +1139,7 @@ def _finish_predict(chosen: Trial, stage: Any, dataset: Dataset, target: Target,
     import numpy as np
 
     from .classical.model import CModel
-    from .classical.stage import member_proba
+    from .classical.stage import member_probas
     from .export import ModelArtifact
     from .export.predict import PredictMember, render_predict
 
@@ -1044,10 +1147,10 @@ def _finish_predict(chosen: Trial, stage: Any, dataset: Dataset, target: Target,
     weights = (dict(stage.ensemble.weights) if chosen.family == "ensemble"
                else {chosen.trial_id: 1.0})
     members, total = [], None
-    for tid, w in weights.items():
+    probas = member_probas([by_id[tid] for tid in weights], dataset.x_test, resolve=run.resolve,
+                           models=stage.classical.models)
+    for (tid, w), proba in zip(weights.items(), probas, strict=True):
         t = by_id[tid]
-        proba = member_proba(t, dataset.x_test, resolve=run.resolve,
-                             models=stage.classical.models)
         total = w * proba if total is None else total + w * proba
         if t.family:
             cm = stage.classical.models.get(tid) or CModel.load(run.resolve(str(t.cmodel)))

@@ -11,12 +11,14 @@ The pipeline then chooses among the single models and the ensemble.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._io import cpu_cores
 from ..data import Dataset
 from ..estimate import Estimate, Limits, check_fields
 from ..records import Trial, TrialStatus
@@ -25,8 +27,8 @@ from .ensemble import DEFAULT_MIN_GAIN, Ensemble, Member, select_ensemble
 from .model import CModel
 from .search import ClassicalResult, flat, search_classical
 
-__all__ = ["StageResult", "run_stage", "network_proba", "member_proba", "ENSEMBLE_ID",
-           "estimate_from_dict"]
+__all__ = ["StageResult", "run_stage", "network_proba", "member_proba", "member_probas",
+           "members_of", "winning_ensemble", "ENSEMBLE_ID", "estimate_from_dict"]
 
 ENSEMBLE_ID = "ensemble"
 Event = Callable[[str, Any], None]
@@ -48,31 +50,63 @@ def estimate_from_dict(d: dict[str, Any]) -> Estimate:
     return Estimate(**kw)
 
 
-def network_proba(model: bytes, x: np.ndarray) -> np.ndarray:
-    """Class probabilities of an int8 ``.tflite`` on ``x``, run in TFLM (dequantized)."""
-    from ..tflite.graph import read_graph
-    from ..tflite.tflm import quantize_input, run_tflm
+def network_proba(model: bytes, x: np.ndarray, *, cache: Path | None = None) -> np.ndarray:
+    """Class probabilities of an int8 ``.tflite`` on ``x``, run in TFLM (dequantized);
+    ``cache``: a file of :func:`~edgeml.tflite.int8.save_proba` that holds them when they
+    are this model's on this ``x`` (the search keeps each trial's on the validation split)."""
+    from ..tflite.int8 import int8_proba, load_proba
 
-    graph = read_graph(model)
-    inp, out = graph.input(0), graph.output(0)
-    if inp.dtype in ("int8", "uint8", "int16"):
-        xq = quantize_input(x, inp.scale or 1.0, inp.zero_point or 0, inp.dtype)
-    else:
-        xq = np.asarray(x, np.float32)
-    res = run_tflm(model, xq.reshape((len(x), *inp.shape[1:])))
-    o = np.asarray(res.outputs, np.float64).reshape(len(x), -1)
-    if out.dtype in ("int8", "uint8", "int16"):
-        o = (o - float(out.zero_point or 0)) * float(out.scale or 1.0)
-    return o
+    if cache is not None:
+        kept = load_proba(cache, model, x)
+        if kept is not None:
+            return kept
+    return int8_proba(model, x)
 
 
 def member_proba(trial: Trial, x: np.ndarray, *, resolve: Callable[[str], Path],
                  models: dict[str, CModel] | None = None) -> np.ndarray:
     """A trial's class probabilities on ``x`` as it runs on the device."""
+    from ..tflite.int8 import PROBA_FILE
+
     if trial.family:
         cm = (models or {}).get(trial.trial_id) or CModel.load(resolve(str(trial.cmodel)))
         return cm.predict_proba(flat(x))
-    return network_proba(resolve(str(trial.tflite)).read_bytes(), x)
+    path = resolve(str(trial.tflite))
+    return network_proba(path.read_bytes(), x, cache=path.parent / PROBA_FILE)
+
+
+def member_probas(trials: Sequence[Trial], x: np.ndarray, *, resolve: Callable[[str], Path],
+                  models: dict[str, CModel] | None = None) -> list[np.ndarray]:
+    """:func:`member_proba` of each trial, several at once (a network runs TFLM in a child
+    process)."""
+    def one(t: Trial) -> np.ndarray:
+        return member_proba(t, x, resolve=resolve, models=models)
+
+    if len(trials) < 2:
+        return [one(t) for t in trials]
+    with ThreadPoolExecutor(max_workers=min(len(trials), cpu_cores())) as pool:
+        return list(pool.map(one, trials))
+
+
+def members_of(trials: Sequence[Trial], x_val: np.ndarray, *, resolve: Callable[[str], Path],
+               models: dict[str, CModel] | None = None) -> list[Member]:
+    """``trials`` as ensemble members: their probabilities on ``x_val``, their estimates."""
+    out = []
+    probas = member_probas(trials, x_val, resolve=resolve, models=models)
+    for t, proba in zip(trials, probas, strict=True):
+        ests = {name: estimate_from_dict(info["estimate"])
+                for name, info in (t.targets or {}).items()}
+        out.append(Member(trial_id=t.trial_id, family=t.family or "nn", val_proba=proba,
+                          estimates=ests))
+    return out
+
+
+def winning_ensemble(members: Sequence[Member], y_val: np.ndarray, targets: Sequence[Target],
+                     *, limits: Limits | None, min_gain: float) -> Ensemble | None:
+    """The greedy ensemble of ``members`` when it has two or more and beats the best single
+    member by more than ``min_gain``; None otherwise."""
+    ens = select_ensemble(members, np.asarray(y_val), targets, limits=limits)
+    return ens if ens is not None and ens.size >= 2 and ens.gain > min_gain else None
 
 
 def run_stage(dataset: Dataset, targets: list[Target], *, network_trials: Sequence[Trial],
@@ -80,14 +114,19 @@ def run_stage(dataset: Dataset, targets: list[Target], *, network_trials: Sequen
               limits: Limits | None, run_dir: Path, ensemble: bool = True,
               min_gain: float = DEFAULT_MIN_GAIN, resolve: Callable[[str], Path] | None = None,
               max_train_seconds: float | None = None,
+              members: Sequence[Member] = (), classical: ClassicalResult | None = None,
               on_event: Event | None = None) -> StageResult:
+    """``members``: some trials as members already (:func:`members_of`), not computed
+    again; ``classical``: the classical search's result when it ran already (e.g. in a
+    thread while the last network trainings ran)."""
     emit = on_event or (lambda kind, rec: None)
     limits = limits or Limits()
     resolve = resolve or Path
-    classical = search_classical(dataset, targets, limits=limits, families=families,
-                                 trials=trials, seed=seed, strategy=strategy,
-                                 directory=run_dir, max_train_seconds=max_train_seconds,
-                                 on_event=emit)
+    if classical is None:
+        classical = search_classical(dataset, targets, limits=limits, families=families,
+                                     trials=trials, seed=seed, strategy=strategy,
+                                     directory=run_dir, max_train_seconds=max_train_seconds,
+                                     on_event=emit)
     out = StageResult(classical=classical)
     if not ensemble:
         out.reason = "ensembles are off (--no-ensemble)"
@@ -97,13 +136,11 @@ def run_stage(dataset: Dataset, targets: list[Target], *, network_trials: Sequen
         out.reason = "fewer than two trained models fit: no ensemble to build"
         return out
     emit("ensemble", {"candidates": len(pool)})
-    members = []
-    for t in pool:
-        proba = member_proba(t, dataset.x_val, resolve=resolve, models=classical.models)
-        ests = {name: estimate_from_dict(info["estimate"])
-                for name, info in (t.targets or {}).items()}
-        members.append(Member(trial_id=t.trial_id, family=t.family or "nn", val_proba=proba,
-                              estimates=ests))
+    have = {m.trial_id: m for m in members}
+    made = {m.trial_id: m for m in members_of([t for t in pool if t.trial_id not in have],
+                                               dataset.x_val, resolve=resolve,
+                                               models=classical.models)}
+    members = [have.get(t.trial_id) or made[t.trial_id] for t in pool]
     ens = select_ensemble(members, np.asarray(dataset.y_val), targets, limits=limits)
     if ens is None or ens.size < 2:
         out.reason = ("no pair of models fits the target together" if ens is None else

@@ -50,3 +50,18 @@ def test_an_ensemble_that_does_not_fit_is_never_chosen(digits_members):
     fastest = min(m.estimates["esp32"].latency_ms for m in members)
     assert select_ensemble(members, y, targets,
                            limits=Limits(max_latency_ms=fastest * 0.5)) is None
+
+
+def test_a_winning_ensemble_beats_its_best_member_by_more_than_the_minimum_gain(digits_members):
+    """What decides whether the best network's retrain starts before the classical stage
+    (an ensemble of the networks that wins already makes a single network unlikely)."""
+    from edgeml.classical.ensemble import select_ensemble
+    from edgeml.classical.stage import winning_ensemble
+
+    members, y, targets = digits_members
+    ens = select_ensemble(members, y, targets)
+    assert ens is not None and ens.size >= 2 and ens.gain > 0
+    won = winning_ensemble(members, y, targets, limits=None, min_gain=ens.gain / 2)
+    assert won is not None and won.weights == ens.weights
+    assert winning_ensemble(members, y, targets, limits=None, min_gain=ens.gain) is None
+    assert winning_ensemble(members[:1], y, targets, limits=None, min_gain=0.0) is None

@@ -161,3 +161,26 @@ def test_a_gap_in_the_records_is_filled_on_resume(tmp_path, mlp_space, fit_count
     for r in later:
         assert by_id[r["trial_id"]]["hyperparameters"] == r["hyperparameters"]
 
+
+
+def test_the_classical_stage_runs_while_the_last_network_trains(tmp_path, mlp_space):
+    """Two slots, one training: the idle slot's core goes to the classical search at once;
+    the trained network's validation outputs are kept for the ensemble stage."""
+    import numpy as np
+
+    from edgeml.pipeline import SearchConfig, run_search
+    from edgeml.tflite.int8 import PROBA_FILE
+
+    events: list = []
+    cfg = SearchConfig(trials=1, epochs=2, seed=5, space=str(mlp_space), out=str(tmp_path / "r"),
+                       models="nn,tree", workers=2, proposals=1, refit=False)
+    res = run_search(cfg, on_event=lambda kind, rec: events.append((kind, rec)))
+    kinds = [k for k, _ in events]
+    assert kinds.index("classical_start") < kinds.index("trained"), kinds
+    assert events[kinds.index("classical_start")][1]["during_search"] is True
+    rep = res.report
+    assert [t["family"] for t in rep["trials"] if t.get("family") == "tree"]
+    nets = [t for t in rep["trials"] if t["status"] == "trained" and not t.get("family")]
+    assert len(nets) == 1
+    with np.load(Path(nets[0]["tflite"]).parent / PROBA_FILE) as kept:
+        assert kept["proba"].shape == (rep["dataset"]["val"], len(rep["dataset"]["classes"]))
