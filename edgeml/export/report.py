@@ -155,7 +155,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             note = f"warm start from the {r.origin.replace('-', ' ')}" + (f"; {note}" if note else "")
         elif r.screen and r.screen.get("use"):
             share = ", ".join(f"{k.split('_')[0]} {100 * v:.0f}%" for k, v in r.screen["use"].items())
-            note = (f"best of {r.screen.get('drafts', '?')} drafts, predicted use {share}"
+            chance = r.screen.get("fit_chance")
+            fit = "" if chance is None else f", {100 * chance:.0f}% likely to fit"
+            note = (f"best of {r.screen.get('drafts', '?')} drafts, predicted use {share}{fit}"
                     + (f"; {note}" if note else ""))
         lat = e.get("latency_ms")
         lines.append(
@@ -178,7 +180,8 @@ def _proposal_lines(search: dict[str, Any]) -> list[str]:
     out = []
     if int(search.get("proposals") or 1) > 1:
         out.append(f"- Proposals: {search['proposals']} drafts screened per random proposal; "
-                   "the one predicted to use most of the budget was proposed")
+                   "of those at least as likely to fit as not, the one with the largest "
+                   "expected share of the budget was proposed")
     warm = search.get("warm_start") or {}
     if warm.get("trials"):
         by = ", ".join(f"trial {tid} ({origin.replace('-', ' ')})"
