@@ -825,7 +825,7 @@ def _choose_and_finish(cfg: SearchConfig, targets: list[Target], dataset: Datase
     try:
         return _choose(cfg, targets, dataset, space, run_dir, emit, t_start, t_search, result,
                        records, features=features, runner=runner, early=early, run=run,
-                       plan=plan, nets=nets, classical=ahead.result() if ahead else None)
+                       plan=plan, nets=nets, ahead=ahead)
     finally:
         if early is not None:  # not used: a classical model or an ensemble won
             early.discard(stop=True)
@@ -869,13 +869,16 @@ def _choose(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: A
             run_dir: Path, emit: Event, t_start: float, t_search: float, result: Any,
             records: list[Trial], *, features: dict[str, Any] | None, runner: Any,
             early: Any, run: RunDir, plan: Any, nets: list[Any],
-            classical: Any = None) -> RunResult:
+            ahead: _ClassicalAhead | None = None) -> RunResult:
     """:func:`_choose_and_finish` once the background retrain (``early``) started."""
     from .classical.stage import run_stage
     from .search import no_feasible_message
     from .search.pareto import choose, pareto_front
 
     target = targets[0]
+    t_wait = time.perf_counter()
+    classical = ahead.result() if ahead is not None else None  # started during the search
+    waited = time.perf_counter() - t_wait
     stage = run_stage(dataset, targets, network_trials=records, families=cfg.families,
                       trials=cfg.trials, seed=cfg.seed, strategy=cfg.strategy,
                       limits=cfg.limits, run_dir=run_dir, ensemble=cfg.ensemble,
@@ -919,7 +922,11 @@ def _choose(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: A
     seconds = dict(result.seconds) if result else {}
     seconds = {k: round(v, 2) for k, v in seconds.items()}
     refit_s = float((best.get("refit") or {}).get("waited_seconds") or 0.0)
+    # the classical search's own time, and the part of it the run waited for after the
+    # network search (all of it unless it started beside the last trainings)
     seconds.update(search=round(t_search, 2), classical=round(stage.classical.seconds, 2),
+                   classical_waited=round(waited if classical is not None
+                                          else stage.classical.seconds, 2),
                    refit=round(refit_s, 2), final_test_eval=round(t_final - refit_s, 2),
                    total=round(time.perf_counter() - t_start, 2))
     net_trained = sum(1 for r in records if r.trained)

@@ -180,6 +180,7 @@ def test_the_classical_stage_runs_while_the_last_network_trains(tmp_path, mlp_sp
     assert events[kinds.index("classical_start")][1]["during_search"] is True
     rep = res.report
     assert [t["family"] for t in rep["trials"] if t.get("family") == "tree"]
+    assert 0 <= rep["seconds"]["classical_waited"] <= rep["seconds"]["classical"] + 0.5
     nets = [t for t in rep["trials"] if t["status"] == "trained" and not t.get("family")]
     assert len(nets) == 1
     with np.load(Path(nets[0]["tflite"]).parent / PROBA_FILE) as kept:
