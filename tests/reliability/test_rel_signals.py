@@ -72,9 +72,12 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     env["TMPDIR"] = str(cwd)
+    # Ctrl-C as a terminal delivers it, even when the tests themselves run in the background
+    # of a shell without job control (there SIGINT is ignored, and children inherit that)
     return subprocess.Popen([sys.executable, "-m", "edgeml", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(path_glob: str, root: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
