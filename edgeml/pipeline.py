@@ -753,18 +753,12 @@ def _serialized(emit: Event) -> Event:
     return locked
 
 
-def _mean_train_seconds(records: list[Trial]) -> float | None:
-    """The mean training time of the network trials: one classical candidate may take as
-    long (:func:`edgeml.classical.search.search_classical`)."""
-    times = [float(t.train_seconds) for t in records if t.trained and t.train_seconds]
-    return sum(times) / len(times) if times else None
-
-
 class _ClassicalAhead:
-    """The classical search, run in a thread while the network search winds down: once
-    its last trainings hold the whole budget, the slots that have nothing left to train
-    leave their cores to it (:class:`~edgeml.search.tuner.EdgeTuner`'s
-    ``on_winding_down``). Not started, the classical stage runs after the search."""
+    """The run's classical search (:func:`~edgeml.classical.search.search_classical`). It
+    starts in a thread while the network search winds down: once its last trainings hold
+    the whole budget, the slots that have nothing left to train leave their cores to it
+    (:class:`~edgeml.search.tuner.EdgeTuner`'s ``on_winding_down``). Not started then,
+    it runs after the search (:meth:`result`)."""
 
     def __init__(self, cfg: SearchConfig, dataset: Dataset, targets: list[Target],
                  run_dir: Path, emit: Event) -> None:
@@ -773,31 +767,33 @@ class _ClassicalAhead:
         self._pool: Any = None
         self._future: Any = None
 
-    @property
-    def started(self) -> bool:
-        return self._future is not None
-
-    def start(self, records: list[Trial]) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
+    def _search(self, records: list[Trial]) -> Any:
         from .classical.search import search_classical
 
         cfg = self.cfg
-        if self.started or not cfg.families:
-            return
-        seconds = _mean_train_seconds(records)
-        self.emit("classical_start", {"families": list(cfg.families), "trials": cfg.trials,
-                                      "max_train_seconds": seconds, "during_search": True})
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgeml-classical")
-        self._future = self._pool.submit(
-            search_classical, self.dataset, self.targets, limits=cfg.limits,
-            families=cfg.families, trials=cfg.trials, seed=cfg.seed, strategy=cfg.strategy,
-            directory=self.run_dir, max_train_seconds=seconds, on_event=self.emit)
+        # one classical candidate may take as long as one network trial's training did
+        times = [float(t.train_seconds) for t in records if t.trained and t.train_seconds]
+        return search_classical(self.dataset, self.targets, limits=cfg.limits,
+                                families=cfg.families, trials=cfg.trials, seed=cfg.seed,
+                                strategy=cfg.strategy, directory=self.run_dir,
+                                max_train_seconds=sum(times) / len(times) if times else None,
+                                on_event=self.emit)
 
-    def result(self) -> Any:
-        """The classical search's result (its error raised here), None if not started."""
+    def start(self, records: list[Trial]) -> None:
+        """Start the search in a thread (once; with no classical family, never)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._future is not None or not self.cfg.families:
+            return
+        self.emit("classical_start", {"families": list(self.cfg.families),
+                                      "trials": self.cfg.trials, "during_search": True})
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgeml-classical")
+        self._future = self._pool.submit(self._search, records)
+
+    def result(self, records: list[Trial]) -> Any:
+        """The search's result: the thread's (its error raised here), or run now."""
         if self._future is None:
-            return None
+            return self._search(records)
         try:
             return self._future.result()
         finally:
@@ -812,7 +808,7 @@ class _ClassicalAhead:
 def _choose_and_finish(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: Any,
                        run_dir: Path, emit: Event, t_start: float, t0: float, result: Any,
                        records: list[Trial], *, features: dict[str, Any] | None,
-                       runner: Any, ahead: _ClassicalAhead | None = None) -> RunResult:
+                       runner: Any, ahead: _ClassicalAhead) -> RunResult:
     """After the network search: the classical stage and ensemble, the choice, the
     chosen model's retrain and test, the report and the artifacts."""
     plan = _plan(cfg)
@@ -869,7 +865,7 @@ def _choose(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: A
             run_dir: Path, emit: Event, t_start: float, t_search: float, result: Any,
             records: list[Trial], *, features: dict[str, Any] | None, runner: Any,
             early: Any, run: RunDir, plan: Any, nets: list[Any],
-            ahead: _ClassicalAhead | None = None) -> RunResult:
+            ahead: _ClassicalAhead) -> RunResult:
     """:func:`_choose_and_finish` once the background retrain (``early``) started."""
     from .classical.stage import run_stage
     from .search import no_feasible_message
@@ -877,14 +873,11 @@ def _choose(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: A
 
     target = targets[0]
     t_wait = time.perf_counter()
-    classical = ahead.result() if ahead is not None else None  # started during the search
-    waited = time.perf_counter() - t_wait
-    stage = run_stage(dataset, targets, network_trials=records, families=cfg.families,
-                      trials=cfg.trials, seed=cfg.seed, strategy=cfg.strategy,
-                      limits=cfg.limits, run_dir=run_dir, ensemble=cfg.ensemble,
-                      min_gain=cfg.ensemble_min_gain, resolve=run.resolve,
-                      max_train_seconds=_mean_train_seconds(records), members=nets,
-                      classical=classical, on_event=emit)
+    classical = ahead.result(records)
+    waited = time.perf_counter() - t_wait  # all of it, unless it ran during the search
+    stage = run_stage(dataset, targets, network_trials=records, classical=classical,
+                      limits=cfg.limits, ensemble=cfg.ensemble, min_gain=cfg.ensemble_min_gain,
+                      resolve=run.resolve, members=nets, on_event=emit)
     singles = records + stage.classical.trials
     best_single = choose(singles, cfg.objective, cfg.tolerance)
     if best_single is None:
@@ -925,8 +918,7 @@ def _choose(cfg: SearchConfig, targets: list[Target], dataset: Dataset, space: A
     # the classical search's own time, and the part of it the run waited for after the
     # network search (all of it unless it started beside the last trainings)
     seconds.update(search=round(t_search, 2), classical=round(stage.classical.seconds, 2),
-                   classical_waited=round(waited if classical is not None
-                                          else stage.classical.seconds, 2),
+                   classical_waited=round(waited, 2),
                    refit=round(refit_s, 2), final_test_eval=round(t_final - refit_s, 2),
                    total=round(time.perf_counter() - t_start, 2))
     net_trained = sum(1 for r in records if r.trained)

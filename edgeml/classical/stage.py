@@ -1,10 +1,12 @@
 """The classical stage of a run: classical trials, then the ensemble over all trials.
 
 :func:`run_stage` runs after the network search (or alone, when no network is
-searched): it searches the classical families (:mod:`.search`) and, unless told
-not to, selects an ensemble (:mod:`.ensemble`) over every feasible trained trial
-of the run, networks included: a network's validation probabilities are those
-of its int8 ``.tflite`` run in the TFLM interpreter, as the firmware runs it.
+searched) and the classical search (:mod:`.search`, which the pipeline runs, during
+the network search's last trainings when it can): unless told not to, it selects
+an ensemble (:mod:`.ensemble`) over every feasible trained trial of the run,
+networks included: a network's validation probabilities are those of its int8
+``.tflite`` run in the TFLM interpreter, as the firmware runs it (the search keeps
+them for each trial).
 The pipeline then chooses among the single models and the ensemble.
 """
 
@@ -25,7 +27,7 @@ from ..records import Trial, TrialStatus
 from ..targets import Target
 from .ensemble import DEFAULT_MIN_GAIN, Ensemble, Member, select_ensemble
 from .model import CModel
-from .search import ClassicalResult, flat, search_classical
+from .search import ClassicalResult, flat
 
 __all__ = ["StageResult", "run_stage", "network_proba", "member_proba", "member_probas",
            "members_of", "winning_ensemble", "ENSEMBLE_ID", "estimate_from_dict"]
@@ -110,23 +112,15 @@ def winning_ensemble(members: Sequence[Member], y_val: np.ndarray, targets: Sequ
 
 
 def run_stage(dataset: Dataset, targets: list[Target], *, network_trials: Sequence[Trial],
-              families: tuple[str, ...], trials: int, seed: int, strategy: str,
-              limits: Limits | None, run_dir: Path, ensemble: bool = True,
+              classical: ClassicalResult, limits: Limits | None, ensemble: bool = True,
               min_gain: float = DEFAULT_MIN_GAIN, resolve: Callable[[str], Path] | None = None,
-              max_train_seconds: float | None = None,
-              members: Sequence[Member] = (), classical: ClassicalResult | None = None,
-              on_event: Event | None = None) -> StageResult:
-    """``members``: some trials as members already (:func:`members_of`), not computed
-    again; ``classical``: the classical search's result when it ran already (e.g. in a
-    thread while the last network trainings ran)."""
+              members: Sequence[Member] = (), on_event: Event | None = None) -> StageResult:
+    """The ensemble over ``network_trials`` and the classical search's result
+    (:func:`~edgeml.classical.search.search_classical`). ``members``: some trials as
+    members already (:func:`members_of`), not computed again."""
     emit = on_event or (lambda kind, rec: None)
     limits = limits or Limits()
     resolve = resolve or Path
-    if classical is None:
-        classical = search_classical(dataset, targets, limits=limits, families=families,
-                                     trials=trials, seed=seed, strategy=strategy,
-                                     directory=run_dir, max_train_seconds=max_train_seconds,
-                                     on_event=emit)
     out = StageResult(classical=classical)
     if not ensemble:
         out.reason = "ensembles are off (--no-ensemble)"

@@ -729,10 +729,10 @@ class WorkerRunner(_Steps):
         self.starts += 1
 
     def close(self, *, kill: bool = False) -> None:
-        """Stop the worker. Between two steps it has nothing left to write (every step's
-        files are in place before it replies), so it is killed at once rather than left
-        to unload TensorFlow, which takes a second or more; ``kill``: the same (kept for
-        the runners that distinguish an interrupted worker)."""
+        """Stop the worker, with or without ``kill``: between two steps it has nothing
+        left to write (every step's files are in place before it replies), and in the
+        middle of one it was interrupted, so it is killed at once rather than left to
+        unload TensorFlow, which takes a second or more."""
         proc, conn = self.proc, self.conn
         self.proc = self.conn = None
         if conn is not None:
